@@ -1,0 +1,62 @@
+"""Settings from the environment, resolved once: every path absolute, every default working.
+
+dagster-dbt runs dbt with the dbt project as its working directory, so a relative DuckDB path
+would point somewhere else there; `Settings.from_env()` is the one place paths are resolved.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster_project.errors import CoachwhError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    landing_dir: Path
+    duckdb_path: Path
+    memory_limit: str
+    threads: int
+    grace_days: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = Path(os.environ.get("COACHWH_HOME") or "data").expanduser().resolve()
+        landing = Path(os.environ.get("COACHWH_LANDING_DIR") or home / "landing").expanduser().resolve()
+        duckdb_path = Path(
+            os.environ.get("COACHWH_DUCKDB_PATH") or home / "coachwh.duckdb"
+        ).expanduser().resolve()
+        threads_text = os.environ.get("COACHWH_DUCKDB_THREADS") or str(min(os.cpu_count() or 2, 4))
+        grace_text = os.environ.get("COACHWH_GRACE_DAYS") or "3"
+        try:
+            threads = int(threads_text)
+            grace_days = int(grace_text)
+        except ValueError as exc:
+            raise CoachwhError(
+                "COACHWH_DUCKDB_THREADS and COACHWH_GRACE_DAYS must be whole numbers; "
+                "fix or unset them"
+            ) from exc
+        return cls(
+            home=home,
+            landing_dir=landing,
+            duckdb_path=duckdb_path,
+            memory_limit=os.environ.get("COACHWH_DUCKDB_MEMORY_LIMIT") or "4GB",
+            threads=threads,
+            grace_days=grace_days,
+        )
+
+    def export(self) -> None:
+        """Publish the resolved values so dbt's profile and child processes see the same ones."""
+        os.environ["COACHWH_HOME"] = str(self.home)
+        os.environ["COACHWH_LANDING_DIR"] = str(self.landing_dir)
+        os.environ["COACHWH_DUCKDB_PATH"] = str(self.duckdb_path)
+        os.environ["COACHWH_DUCKDB_MEMORY_LIMIT"] = self.memory_limit
+        os.environ["COACHWH_DUCKDB_THREADS"] = str(self.threads)
+        os.environ.setdefault("DAGSTER_HOME", str(self.home / "dagster"))
+        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)

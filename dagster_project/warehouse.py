@@ -1,0 +1,133 @@
+"""Opening the DuckDB file and laying out the tables that ingestion owns.
+
+DuckDB allows one writer per file, and even a read-only open fails while a writer holds it: every
+open goes through `connect`, which turns the lock error into one line that says what to do.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+
+from dagster_project.config import Settings
+from dagster_project.contracts import Contract, load_contracts
+from dagster_project.errors import CoachwhError
+
+LOCK_WAIT_SECONDS = 30.0
+
+# Columns every raw table carries besides its contract's non-PII fields.
+RAW_METADATA_COLUMNS = {
+    "_batch_id": "BIGINT NOT NULL",
+    "_source_file": "VARCHAR NOT NULL",
+    "_line_number": "BIGINT",
+    "_record_hash": "VARCHAR NOT NULL",
+    "_extra_fields": "JSON",
+    "_ingested_at": "TIMESTAMPTZ NOT NULL",
+}
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflicting" in text or "could not set lock" in text)
+
+
+def open_connection(settings: Settings, read_only: bool = False, wait_seconds: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, waiting up to `wait_seconds` for another process's write lock."""
+    if read_only and not settings.duckdb_path.exists():
+        raise CoachwhError(
+            f"no warehouse at {settings.duckdb_path}; build it first with `coachwh run` or `coachwh demo`"
+        )
+    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    config = {"memory_limit": settings.memory_limit, "threads": str(settings.threads)}
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            conn = duckdb.connect(str(settings.duckdb_path), read_only=read_only, config=config)
+            # Timestamps are stored and shown in UTC whatever the machine's time zone is.
+            conn.execute("set TimeZone = 'UTC'")
+            return conn
+        except duckdb.Error as exc:
+            if not _is_lock_error(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise CoachwhError(
+                    f"the warehouse {settings.duckdb_path} is locked by another process "
+                    f"(a running `coachwh run`, Dagster run or SQL client); wait for it to finish "
+                    f"or close it, then retry"
+                ) from exc
+            time.sleep(0.5)
+
+
+@contextmanager
+def connection(settings: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    conn = open_connection(settings, read_only=read_only)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def raw_table_ddl(contract: Contract) -> str:
+    columns = [f"{f.name} {f.physical_type}" for f in contract.raw_fields]
+    columns += [f"{f.name}_raw_text VARCHAR" for f in contract.raw_fields if f.keep_raw_text]
+    columns += [f"{name} {kind}" for name, kind in RAW_METADATA_COLUMNS.items()]
+    return f"create table if not exists raw.{contract.stream} (\n  " + ",\n  ".join(columns) + "\n)"
+
+
+INFRA_DDL = (
+    "create schema if not exists raw",
+    "create schema if not exists vault",
+    "create sequence if not exists raw.batch_id_seq start 1",
+    """create table if not exists raw.ingested_files (
+        batch_id BIGINT NOT NULL,
+        stream VARCHAR NOT NULL,
+        file_path VARCHAR NOT NULL,
+        content_sha256 VARCHAR NOT NULL,
+        file_format VARCHAR NOT NULL,
+        size_bytes BIGINT NOT NULL,
+        mtime_ns BIGINT NOT NULL,
+        status VARCHAR NOT NULL,
+        reject_reason VARCHAR,
+        rows_read BIGINT NOT NULL,
+        rows_loaded BIGINT NOT NULL,
+        rows_duplicate BIGINT NOT NULL,
+        rows_quarantined BIGINT NOT NULL,
+        extra_field_rows BIGINT NOT NULL,
+        contract_version VARCHAR NOT NULL,
+        ingested_at TIMESTAMPTZ NOT NULL
+    )""",
+    """create table if not exists raw.quarantine (
+        quarantine_id VARCHAR NOT NULL,
+        batch_id BIGINT NOT NULL,
+        stream VARCHAR NOT NULL,
+        file VARCHAR NOT NULL,
+        line_number BIGINT,
+        reason VARCHAR NOT NULL,
+        raw_text VARCHAR,
+        quarantined_at TIMESTAMPTZ NOT NULL
+    )""",
+    """create table if not exists vault.pii (
+        subject_type VARCHAR NOT NULL,
+        subject_id VARCHAR NOT NULL,
+        field VARCHAR NOT NULL,
+        value VARCHAR NOT NULL,
+        classification VARCHAR NOT NULL,
+        source_stream VARCHAR NOT NULL,
+        source_record_id VARCHAR NOT NULL,
+        source_file VARCHAR NOT NULL,
+        recorded_at TIMESTAMPTZ,
+        batch_id BIGINT NOT NULL,
+        ingested_at TIMESTAMPTZ NOT NULL
+    )""",
+)
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create the ingestion-owned schemas and tables if they are missing (idempotent)."""
+    for ddl in INFRA_DDL:
+        conn.execute(ddl)
+    for contract in load_contracts().values():
+        conn.execute(raw_table_ddl(contract))
