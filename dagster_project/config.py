@@ -15,6 +15,15 @@ from dagster_project.errors import CoachwhError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 
+DAGSTER_INSTANCE_YAML = """\
+# Written by coachwh on first use. One run at a time: the DuckDB warehouse has a single writer.
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+telemetry:
+  enabled: false
+"""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -59,4 +68,9 @@ class Settings:
         os.environ["COACHWH_DUCKDB_MEMORY_LIMIT"] = self.memory_limit
         os.environ["COACHWH_DUCKDB_THREADS"] = str(self.threads)
         os.environ.setdefault("DAGSTER_HOME", str(self.home / "dagster"))
-        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+        dagster_home = Path(os.environ["DAGSTER_HOME"])
+        dagster_home.mkdir(parents=True, exist_ok=True)
+        instance_yaml = dagster_home / "dagster.yaml"
+        if not instance_yaml.exists():
+            # DuckDB has one writer per file: the instance queues runs so that one runs at a time.
+            instance_yaml.write_text(DAGSTER_INSTANCE_YAML, encoding="utf-8")

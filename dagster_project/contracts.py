@@ -6,6 +6,7 @@ contract changes what ingestion accepts with no second copy of the schema in Pyt
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -156,14 +157,27 @@ def parse_contract(path: Path) -> Contract:
     )
 
 
-@lru_cache(maxsize=4)
-def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, Contract]:
-    """All contracts of a directory, keyed by stream name."""
-    paths = sorted(directory.glob("*.odcs.yaml"))
+def contracts_dir() -> Path:
+    """Where the contracts live: COACHWH_CONTRACTS_DIR, else the repository's data_contracts/."""
+    return Path(os.environ.get("COACHWH_CONTRACTS_DIR") or CONTRACTS_DIR)
+
+
+def load_contracts(directory: Path | None = None) -> dict[str, Contract]:
+    """All contracts of a directory, keyed by stream name.
+
+    Cached on the files' paths and modification times, so an edited contract takes effect in a
+    long-running process (e.g. `dagster dev`) without a restart.
+    """
+    folder = directory or contracts_dir()
+    paths = sorted(folder.glob("*.odcs.yaml"))
     if not paths:
-        raise CoachwhError(f"no data contracts (*.odcs.yaml) found in {directory}")
-    contracts = {c.stream: c for c in (parse_contract(p) for p in paths)}
-    return contracts
+        raise CoachwhError(f"no data contracts (*.odcs.yaml) found in {folder}; set COACHWH_CONTRACTS_DIR")
+    return _load(tuple((p, p.stat().st_mtime_ns) for p in paths))
+
+
+@lru_cache(maxsize=8)
+def _load(files: tuple[tuple[Path, int], ...]) -> dict[str, Contract]:
+    return {c.stream: c for c in (parse_contract(p) for p, _ in files)}
 
 
 STREAMS: tuple[str, ...] = (

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import duckdb
 import polars as pl
@@ -180,7 +179,9 @@ def _register_files(conn: duckdb.DuckDBPyConnection, files: list[PendingFile], r
         },
         schema_overrides={"reject_reason": pl.String, "file_idx": pl.Int32},
     )
-    conn.execute("create or replace temp table _files as select * from frame")
+    conn.register("_files_frame", frame.to_arrow())
+    conn.execute("create or replace temp table _files as select * from _files_frame")
+    conn.unregister("_files_frame")
 
 
 def _load_batch(

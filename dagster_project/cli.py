@@ -1,0 +1,235 @@
+"""`coachwh`: headless use of the same Dagster definitions the UI shows.
+
+Errors a user can cause are printed as one line that says what to do, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dagster_project.config import Settings
+from dagster_project.errors import CoachwhError
+
+
+def _print_run(outcome) -> None:
+    ing = outcome.ingestion
+    if ing:
+        print(
+            f"ingestion: {ing.get('new_files', 0)} new files, {ing.get('rows_read', 0)} records read, "
+            f"{ing.get('rows_ingested', 0)} loaded"
+        )
+        summary = ing.get("summary")
+        if summary and ing.get("new_files"):
+            print(summary)
+    passed = sum(c.passed for c in outcome.checks)
+    print(f"checks: {passed} of {len(outcome.checks)} passed")
+    for check in outcome.warnings:
+        print(f"  warning: {check.asset} {check.name} did not pass (severity WARN, not blocking)")
+    for check in outcome.blocking_failures:
+        print(f"  FAILED: {check.asset} {check.name} (severity ERROR, blocking)")
+    if outcome.error:
+        print(f"run failed: {outcome.error}")
+    status = "succeeded" if outcome.exit_code == 0 else "FAILED"
+    print(f"run {outcome.run_id} {status} in {outcome.seconds:.1f} s")
+
+
+def _require_landing(settings: Settings) -> None:
+    landing = settings.landing_dir
+    if not landing.exists():
+        raise CoachwhError(
+            f"landing directory {landing} does not exist; create it, set COACHWH_LANDING_DIR, "
+            f"or run `coachwh demo` to generate one"
+        )
+    if not landing.is_dir():
+        raise CoachwhError(f"landing path {landing} is not a directory; fix COACHWH_LANDING_DIR")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from dagster_project.asof import resolve_as_of
+    from dagster_project.runner import run_build
+
+    settings = Settings.from_env()
+    if args.as_of:
+        resolve_as_of(args.as_of)  # fail fast with a one-line message
+    _require_landing(settings)
+    if args.full_refresh and not args.reason:
+        raise CoachwhError("--full-refresh needs --reason \"why\": full refreshes are recorded with their reason")
+    outcome = run_build(as_of=args.as_of or "", full_refresh=args.full_refresh, reason=args.reason)
+    _print_run(outcome)
+    print(f"warehouse: {settings.duckdb_path}")
+    return outcome.exit_code
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from dagster_project.runner import run_checks
+
+    settings = Settings.from_env()
+    if not settings.duckdb_path.exists():
+        raise CoachwhError(f"no warehouse at {settings.duckdb_path}; build it first with `coachwh run`")
+    outcome = run_checks()
+    _print_run(outcome)
+    return outcome.exit_code
+
+
+def _generate(out: Path, args: argparse.Namespace):
+    from dagster_project.simulator import generate
+
+    return generate(
+        out, seed=args.seed, coaches=args.coaches, months=args.months,
+        events_per_month=args.events_per_month, start_month=args.start_month,
+    )
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    out = Path(args.out).expanduser().resolve()
+    summary = _generate(out, args)
+    print(f"generated a platform dataset in {out}")
+    for key, value in summary.to_dict().items():
+        print(f"  {key}: {value}")
+    return 0
+
+
+def _headline(settings: Settings) -> None:
+    from dagster_project.warehouse import connection
+
+    with connection(settings, read_only=True) as conn:
+        logs, billable, cost, users, months = conn.execute(
+            "select count(*), count(*) filter (where is_billable), coalesce(sum(cost_usd), 0), "
+            "count(distinct user_id), count(distinct usage_month) from marts.usage_logs"
+        ).fetchall()[0]
+        quarantined = conn.execute("select count(*) from raw.quarantine").fetchall()[0][0]
+        by_type = conn.execute(
+            "select transcription_type, count(*) from marts.usage_logs group by all order by 1"
+        ).fetchall()
+    print("\nheadline figures")
+    print(f"  usage logs: {logs} ({billable} billable) from {users} coaches over {months} months")
+    print("  by type: " + ", ".join(f"{t} {n}" for t, n in by_type))
+    print(f"  usage charges: {cost} USD")
+    print(f"  quarantined records: {quarantined} (see raw.quarantine)")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dagster_project.runner import run_build
+
+    settings = Settings.from_env()
+    landing = settings.landing_dir
+    if landing.exists() and args.fresh:
+        shutil.rmtree(landing)
+    print(f"generating a platform dataset in {landing} ...")
+    summary = _generate(landing, args)
+    counts = summary.to_dict()
+    print(f"  {counts.get('records', counts)}")
+    print("building the warehouse (ingest, dbt build, checks) ...")
+    outcome = run_build(as_of=args.as_of or "")
+    _print_run(outcome)
+    if outcome.success:
+        _headline(settings)
+    print(f"\nwarehouse: {settings.duckdb_path}")
+    print('query it:  coachwh sql "select * from marts.usage_analytics limit 10"')
+    print("open the Dagster UI:  make ui   (then http://127.0.0.1:3000)")
+    return outcome.exit_code
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from dagster_project.warehouse import open_connection
+
+    settings = Settings.from_env()
+    conn = open_connection(settings, read_only=True, wait_seconds=5)
+    try:
+        relation = conn.sql(args.query)
+        if relation is None:
+            return 0
+        columns = relation.columns
+        rows = relation.fetchmany(args.limit + 1)
+    except duckdb.Error as exc:
+        raise CoachwhError(f"query failed: {str(exc).splitlines()[0]}") from exc
+    finally:
+        conn.close()
+    _print_table(columns, rows[: args.limit])
+    if len(rows) > args.limit:
+        print(f"(first {args.limit} rows shown; use --limit to see more)")
+    return 0
+
+
+def _print_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[("NULL" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    print(" | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    print("-+-".join("-" * w for w in widths))
+    for row in cells:
+        print(" | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+    print(f"({len(rows)} rows)")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from dagster_project.bench import main as bench_main
+
+    return bench_main(args)
+
+
+def _add_generation_options(parser: argparse.ArgumentParser, events_default: int) -> None:
+    parser.add_argument("--seed", type=int, default=7, help="random seed (same seed, same files)")
+    parser.add_argument("--coaches", type=int, default=40, help="number of coach accounts")
+    parser.add_argument("--months", type=int, default=3, help="number of calendar months")
+    parser.add_argument("--events-per-month", type=int, default=events_default, help="transcription events a month")
+    parser.add_argument("--start-month", default="2026-09", help="first month, YYYY-MM")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="coachwh", description="The Coaching Assistant Platform's warehouse.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="process the landing zone and build everything that is due")
+    run.add_argument("--as-of", help="act as of this instant (ISO-8601 with offset), default now")
+    run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models (never drops usage logs)")
+    run.add_argument("--reason", help="why (required with --full-refresh)")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check", help="run every asset check without rebuilding")
+    check.set_defaults(func=cmd_check)
+
+    demo = sub.add_parser("demo", help="generate a realistic platform dataset and build everything")
+    _add_generation_options(demo, events_default=6000)
+    demo.add_argument("--as-of", help="act as of this instant, default now")
+    demo.add_argument("--fresh", action="store_true", help="delete the landing directory first")
+    demo.set_defaults(func=cmd_demo)
+
+    gen = sub.add_parser("generate", help="write a simulated landing zone to --out")
+    gen.add_argument("--out", required=True, help="directory to write <stream>/<files> into")
+    _add_generation_options(gen, events_default=6000)
+    gen.set_defaults(func=cmd_generate)
+
+    sql = sub.add_parser("sql", help="run a read-only SQL query against the warehouse")
+    sql.add_argument("query")
+    sql.add_argument("--limit", type=int, default=100, help="rows to print (default 100)")
+    sql.set_defaults(func=cmd_sql)
+
+    bench = sub.add_parser("bench", help="benchmark ingestion and builds at 1M and 10M events")
+    bench.add_argument("--sizes", default="1000000,10000000", help="comma-separated event counts")
+    bench.add_argument("--workdir", default="bench_results/tmp", help="scratch directory")
+    bench.add_argument("--output", default="bench_results/latest.json", help="where to write the results")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CoachwhError as exc:
+        print(f"coachwh: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("coachwh: interrupted; nothing half-loaded was kept (each batch commits atomically)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

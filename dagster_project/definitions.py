@@ -1,0 +1,39 @@
+"""The Dagster definitions of coachwh, assembled from `defs/<domain>/` modules.
+
+Loaded by `workspace.yaml` for `dagster dev` and by the `coachwh` CLI, which materializes the same
+jobs in-process: there is one code path.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from dagster_project.config import Settings
+from dagster_project.dbt_project import get_dbt_project
+from dagster_project.defs import jobs
+from dagster_project.defs.ingestion import assets as ingestion_assets
+from dagster_project.defs.ingestion import checks as ingestion_checks
+from dagster_project.defs.ingestion.sensors import landing_sensor_for
+from dagster_project.defs.usage import assets as usage_assets
+from dagster_project.defs.usage import checks as usage_checks
+from dagster_project.resources import WarehouseResource
+
+# dbt's profile reads the absolute DuckDB path from the environment: publish it before any run.
+Settings.from_env().export()
+
+defs = dg.Definitions(
+    assets=[ingestion_assets.ingest_landing_files, usage_assets.coachwh_dbt_models],
+    asset_checks=[
+        *dg.load_asset_checks_from_modules([ingestion_checks, usage_checks]),
+    ],
+    jobs=[jobs.build_job, jobs.checks_job],
+    schedules=[jobs.daily_build_schedule, jobs.scheduled_checks_schedule],
+    sensors=[landing_sensor_for(jobs.build_job)],
+    resources={
+        "warehouse": WarehouseResource(),
+        "dbt": DbtCliResource(project_dir=get_dbt_project()),
+    },
+    # One writer per DuckDB file: steps of a run execute one after another in one process.
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,147 @@
+"""Running the Dagster jobs in-process, for the CLI, the benchmark and the tests.
+
+The CLI does not reimplement any asset: it executes the very jobs `dagster dev` shows, against the
+persistent Dagster instance in DAGSTER_HOME (default COACHWH_HOME/dagster), so CLI runs appear in
+the UI's run history too.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from dagster_project.config import Settings
+from dagster_project.dbt_project import ensure_manifest
+
+QUIET_LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    asset: str
+    name: str
+    passed: bool
+    severity: str
+    description: str
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity == "ERROR"
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    success: bool
+    error: str | None
+    seconds: float
+    checks: list[CheckOutcome] = field(default_factory=list)
+    ingestion: dict[str, Any] = field(default_factory=dict)
+    step_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def blocking_failures(self) -> list[CheckOutcome]:
+        return [c for c in self.checks if not c.passed and c.blocking]
+
+    @property
+    def warnings(self) -> list[CheckOutcome]:
+        return [c for c in self.checks if not c.passed and not c.blocking]
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.success and not self.blocking_failures else 1
+
+
+def actor() -> str:
+    """Who asked for the run: COACHWH_ACTOR, else the OS user."""
+    try:
+        default = getpass.getuser()
+    except (KeyError, OSError):
+        default = "unknown"
+    return os.environ.get("COACHWH_ACTOR") or default
+
+
+def _first_error_line(result: Any) -> str | None:
+    for event in result.all_events:
+        if event.is_failure and event.event_specific_data is not None:
+            error = getattr(event.event_specific_data, "error", None)
+            if error is not None:
+                lines = [ln for ln in (error.message or "").splitlines() if ln.strip()]
+                return f"step {event.step_key} failed: {lines[0] if lines else error.cls_name}"
+    return None
+
+
+def _step_seconds(result: Any) -> dict[str, float]:
+    spans: dict[str, list[float]] = {}
+    for record in result.all_events:
+        if record.step_key is None:
+            continue
+        ts = getattr(record, "timestamp", None)
+        if ts is None:
+            continue
+        span = spans.setdefault(record.step_key, [ts, ts])
+        span[0] = min(span[0], ts)
+        span[1] = max(span[1], ts)
+    return {key: round(end - start, 3) for key, (start, end) in spans.items()}
+
+
+def run_job(job_name: str, run_config: dict[str, Any] | None = None, tags: dict[str, str] | None = None) -> RunOutcome:
+    """Execute one job of the definitions in this process and summarize it."""
+    Settings.from_env().export()
+    ensure_manifest()
+    from dagster import DagsterInstance
+
+    from dagster_project.definitions import defs
+
+    job = defs.resolve_job_def(job_name)
+    config = {**QUIET_LOGGING, **(run_config or {})}
+    started = time.monotonic()
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            run_config=config,
+            tags={"coachwh/actor": actor(), "coachwh/trigger": "cli", **(tags or {})},
+            raise_on_error=False,
+        )
+    seconds = time.monotonic() - started
+    checks = [
+        CheckOutcome(
+            asset="/".join(ev.asset_key.path),
+            name=ev.check_name,
+            passed=ev.passed,
+            severity=ev.severity.value,
+            description=str(ev.description or ""),
+        )
+        for ev in result.get_asset_check_evaluations()
+    ]
+    ingestion: dict[str, Any] = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        if materialization.asset_key.path == ["raw", "ingested_files"]:
+            ingestion = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+    return RunOutcome(
+        run_id=result.run_id,
+        success=result.success,
+        error=None if result.success else _first_error_line(result),
+        seconds=seconds,
+        checks=checks,
+        ingestion=ingestion,
+        step_seconds=_step_seconds(result),
+    )
+
+
+def run_build(as_of: str = "", full_refresh: bool = False, reason: str | None = None) -> RunOutcome:
+    tags = {"coachwh/as_of": as_of or "now"}
+    if full_refresh:
+        tags["coachwh/full_refresh"] = "true"
+    if reason:
+        tags["coachwh/reason"] = reason[:200]
+    run_config = {"ops": {"coachwh_dbt_models": {"config": {"as_of": as_of, "full_refresh": full_refresh}}}}
+    return run_job("coachwh_build", run_config=run_config, tags=tags)
+
+
+def run_checks() -> RunOutcome:
+    return run_job("coachwh_scheduled_checks")
