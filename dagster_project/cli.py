@@ -6,6 +6,7 @@ Errors a user can cause are printed as one line that says what to do, never as a
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from collections.abc import Sequence
@@ -61,6 +62,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     outcome = run_build(as_of=args.as_of or "", full_refresh=args.full_refresh, reason=args.reason)
     _print_run(outcome)
     print(f"warehouse: {settings.duckdb_path}")
+    if args.timings_json:
+        Path(args.timings_json).write_text(json.dumps({"stages": outcome.stages(), "steps": outcome.step_seconds}))
     return outcome.exit_code
 
 
@@ -189,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", help="act as of this instant (ISO-8601 with offset), default now")
     run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models (never drops usage logs)")
     run.add_argument("--reason", help="why (required with --full-refresh)")
+    run.add_argument("--timings-json", help=argparse.SUPPRESS)  # written by the benchmark
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check", help="run every asset check without rebuilding")

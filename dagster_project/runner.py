@@ -50,6 +50,13 @@ class RunOutcome:
     def warnings(self) -> list[CheckOutcome]:
         return [c for c in self.checks if not c.passed and not c.blocking]
 
+    def stages(self) -> dict[str, float]:
+        """Seconds per stage: ingest, the dbt build (models and dbt tests), the other checks."""
+        ingest = self.step_seconds.get("ingest_landing_files", 0.0)
+        dbt = self.step_seconds.get("coachwh_dbt_models", 0.0)
+        checks = sum(v for k, v in self.step_seconds.items() if k not in {"ingest_landing_files", "coachwh_dbt_models"})
+        return {"ingest": round(ingest, 2), "dbt_build": round(dbt, 2), "checks": round(checks, 2)}
+
     @property
     def exit_code(self) -> int:
         return 0 if self.success and not self.blocking_failures else 1

@@ -23,7 +23,7 @@ RAW_METADATA_COLUMNS = {
     "_batch_id": "BIGINT NOT NULL",
     "_source_file": "VARCHAR NOT NULL",
     "_line_number": "BIGINT",
-    "_record_hash": "VARCHAR NOT NULL",
+    "_record_hash": "UHUGEINT NOT NULL",
     "_extra_fields": "JSON",
     "_ingested_at": "TIMESTAMPTZ NOT NULL",
 }

@@ -121,49 +121,78 @@ def _batches(items: list[PendingFile], batch_rows: int) -> list[list[PendingFile
 
 
 def _stage(conn: duckdb.DuckDBPyConnection, contract: Contract, files: list[PendingFile]) -> dict[int, str]:
-    """Fill temp table _stage with every record of the batch; return file_idx -> reject reason."""
+    """Fill temp table _stage with every record of the batch; return file_idx -> reject reason.
+
+    All JSON-lines files of the batch are validated in one query, and Parquet files in one query
+    per distinct schema: one large query keeps both cores busy where a query per file would not.
+    """
     rejected: dict[int, str] = {}
     empty = pl.DataFrame(
         {"file_idx": pl.Series([], dtype=pl.Int32), "line_number": pl.Series([], dtype=pl.Int64),
          "raw_text": pl.Series([], dtype=pl.String)}
     )
-    conn.register("_lines", empty.to_arrow())
-    conn.execute(
-        f"create or replace temp table _stage as {validated_select(contract, jsonl_projection(contract, '_lines'))}"
-    )
-    conn.unregister("_lines")
+    _insert_lines(conn, contract, empty, create=True)
+    frames: list[pl.DataFrame] = []
+    parquet_groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
     for idx, item in enumerate(files):
         fmt = item.file.file_format
         try:
             if fmt is None:
                 raise FileRejected("unsupported_file_format:expected .jsonl, .jsonl.gz or .parquet")
             if fmt == "parquet":
-                source = f"read_parquet({lit(str(item.file.path))}, file_row_number = true)"
                 columns = parquet_columns(conn, item.file.path)
-                sql = validated_select(contract, parquet_projection(contract, source, columns, idx))
-                try:
-                    conn.execute(f"insert into _stage by name {sql}")
-                except duckdb.Error as exc:
-                    raise FileRejected(f"corrupt_file:bad parquet ({str(exc).splitlines()[0][:200]})") from exc
+                parquet_groups.setdefault(tuple(columns.items()), []).append(idx)
             else:
                 frame, bad_lines = read_jsonl_lines(item.file.path, fmt == "jsonl.gz", idx)
-                conn.register("_lines", frame.to_arrow())
-                try:
-                    conn.execute(
-                        f"insert into _stage by name {validated_select(contract, jsonl_projection(contract, '_lines'))}"
-                    )
-                finally:
-                    conn.unregister("_lines")
+                frames.append(frame)
                 for number, text in bad_lines:
                     conn.execute(
                         "insert into _stage (file_idx, line_number, raw_text, reason) values (?, ?, ?, 'invalid_utf8')",
                         [idx, number, text],
                     )
         except FileRejected as exc:
-            # Whatever of the file was staged before the failure is removed: a file is whole or rejected.
-            conn.execute("delete from _stage where file_idx = ?", [idx])
             rejected[idx] = str(exc)
+    if frames:
+        _insert_lines(conn, contract, pl.concat(frames, rechunk=False), create=False)
+    for schema, indexes in parquet_groups.items():
+        try:
+            _insert_parquet(conn, contract, files, indexes, dict(schema))
+        except FileRejected:
+            # Some file of the group is unreadable past its footer: retry one by one to find it.
+            for idx in indexes:
+                try:
+                    _insert_parquet(conn, contract, files, [idx], dict(schema))
+                except FileRejected as exc:
+                    rejected[idx] = str(exc)
+    if rejected:
+        conn.execute(f"delete from _stage where file_idx in ({', '.join(map(str, rejected))})")
     return rejected
+
+
+def _insert_lines(conn: duckdb.DuckDBPyConnection, contract: Contract, frame: pl.DataFrame, create: bool) -> None:
+    conn.register("_lines", frame.to_arrow())
+    try:
+        sql = validated_select(contract, jsonl_projection(contract, "_lines"))
+        conn.execute(f"create or replace temp table _stage as {sql}" if create else f"insert into _stage by name {sql}")
+    finally:
+        conn.unregister("_lines")
+
+
+def _insert_parquet(
+    conn: duckdb.DuckDBPyConnection, contract: Contract, files: list[PendingFile], indexes: list[int],
+    columns: dict[str, str],
+) -> None:
+    paths = [str(files[i].file.path) for i in indexes]
+    file_idx = "case filename " + " ".join(f"when {lit(p)} then {i}" for p, i in zip(paths, indexes, strict=True)) + " end"
+    source = f"read_parquet([{', '.join(lit(p) for p in paths)}], file_row_number = true, filename = true)"
+    sql = validated_select(contract, parquet_projection(contract, source, columns, file_idx))
+    try:
+        conn.execute("begin transaction")
+        conn.execute(f"insert into _stage by name {sql}")
+        conn.execute("commit")
+    except duckdb.Error as exc:
+        conn.execute("rollback")
+        raise FileRejected(f"corrupt_file:bad parquet ({str(exc).splitlines()[0][:200]})") from exc
 
 
 def _register_files(conn: duckdb.DuckDBPyConnection, files: list[PendingFile], rejected: dict[int, str]) -> None:
@@ -194,7 +223,6 @@ def _load_batch(
 ) -> None:
     if contract is None:
         rejected = {i: f"unknown_stream:no data contract for '{stream}'" for i in range(len(files))}
-        conn.execute("create or replace temp table _stage (file_idx INTEGER, line_number BIGINT, reason VARCHAR)")
     else:
         rejected = _stage(conn, contract, files)
     _register_files(conn, files, rejected)
@@ -206,9 +234,12 @@ def _load_batch(
             _classify(conn, contract)
             _insert_raw(conn, contract, batch_id)
             _insert_vault(conn, contract, batch_id)
-            _insert_row_quarantine(conn, stream, batch_id)
+            _insert_row_quarantine(conn, contract, batch_id)
         else:
-            conn.execute("create or replace temp table _classified (file_idx INTEGER, disposition VARCHAR, extra_json VARCHAR)")
+            conn.execute(
+                "create or replace temp table _contested (file_idx INTEGER, line_number BIGINT, _pk VARCHAR, disposition VARCHAR)"
+            )
+            conn.execute("create or replace temp table _stage (file_idx INTEGER, line_number BIGINT, reason VARCHAR, extra_json VARCHAR)")
         _insert_file_quarantine(conn, stream, batch_id)
         _insert_ledger(conn, stream, batch_id, version)
         if before_commit is not None:
@@ -228,36 +259,56 @@ def _load_batch(
 
 
 def _classify(conn: duckdb.DuckDBPyConnection, contract: Contract) -> None:
-    """Decide load / duplicate / conflict for every valid staged record.
+    """Decide load / duplicate / conflict for the valid staged records whose id is contested.
 
-    The reference content of an id is the one already in raw (if any), else its first delivery in
-    this batch (file order, then line). Same content again is a duplicate; other content is a
-    conflicting duplicate and goes to quarantine. Ids are de-duplicated forever, not in a window.
+    An id is contested when it appears more than once in the batch or is already in raw; every
+    other valid record simply loads, which keeps this step cheap for the usual all-new batch. The
+    reference content of a contested id is the one already in raw (if any), else its first
+    delivery in this batch (file order, then line). Same content again is a duplicate; other
+    content is a conflicting duplicate and goes to quarantine. Ids are de-duplicated forever.
     """
     pk = q(contract.primary_key)
     conn.execute(
         f"""
-        create or replace temp table _classified as
-        with ranked as (
-            select *,
-                   row_number() over w as _rn,
-                   first_value(_record_hash) over w as _first_hash
-            from _stage
-            where reason is null
-            window w as (partition by _pk order by file_idx, line_number)
+        create or replace temp table _contested as
+        with valid as (
+            select _pk, file_idx, line_number, _record_hash from _stage where reason is null
         ),
         existing as (
             select r.{pk} as _pk, r._record_hash as _existing_hash
             from raw.{q(contract.stream)} as r
-            where r.{pk} in (select _pk from ranked)
+            where r.{pk} in (select _pk from valid)
+        ),
+        contested as (
+            select _pk from valid group by _pk having count(*) > 1
+            union
+            select _pk from existing
+        ),
+        ranked as (
+            select valid.*, existing._existing_hash,
+                   row_number() over w as _rn,
+                   first_value(valid._record_hash) over w as _first_hash
+            from valid
+            join contested using (_pk)
+            left join existing using (_pk)
+            window w as (partition by valid._pk order by valid.file_idx, valid.line_number)
         )
-        select ranked.*,
-               case when existing._pk is null and _rn = 1 then 'load'
-                    when _record_hash = coalesce(existing._existing_hash, _first_hash) then 'duplicate'
+        select file_idx, line_number, _pk,
+               case when _existing_hash is null and _rn = 1 then 'load'
+                    when _record_hash = coalesce(_existing_hash, _first_hash) then 'duplicate'
                     else 'conflict' end as disposition
-        from ranked left join existing using (_pk)
+        from ranked
         """
     )
+
+
+# The valid staged records that load: uncontested ones, and the first delivery of contested ids.
+_LOADING = """
+    from _stage as c
+    left join _contested as d using (file_idx, line_number)
+    join _files as f using (file_idx)
+    where c.reason is null and coalesce(d.disposition, 'load') = 'load'
+"""
 
 
 def _insert_raw(conn: duckdb.DuckDBPyConnection, contract: Contract, batch_id: int) -> None:
@@ -270,9 +321,7 @@ def _insert_raw(conn: duckdb.DuckDBPyConnection, contract: Contract, batch_id: i
             ({names}, _batch_id, _source_file, _line_number, _record_hash, _extra_fields, _ingested_at)
         select {", ".join("c." + q(col) for col in columns)}, {batch_id}, f.rel_path, c.line_number,
                c._record_hash, c.extra_json::json, current_timestamp
-        from _classified as c join _files as f using (file_idx)
-        where c.disposition = 'load'
-        order by c.file_idx, c.line_number
+        {_LOADING}
         """
     )
 
@@ -292,9 +341,8 @@ def _insert_vault(conn: duckdb.DuckDBPyConnection, contract: Contract, batch_id:
                         then {lit(contract.stream + '_record')} else {lit(subject.subject_type)} end,
                    coalesce(c.{q(subject.subject_id_field)}, c._pk),
                    {lit(f.name)}, c.{q(f.name)}::varchar, {lit(f.classification)}, {lit(contract.stream)},
-                   c._pk, fl.rel_path, {recorded_expr}, {batch_id}, current_timestamp
-            from _classified as c join _files as fl using (file_idx)
-            where c.disposition = 'load' and c.{q(f.name)} is not null
+                   c._pk, f.rel_path, {recorded_expr}, {batch_id}, current_timestamp
+            {_LOADING} and c.{q(f.name)} is not null
             """
         )
 
@@ -303,7 +351,11 @@ def _quarantine_id(path_expr: str, line_expr: str, reason_expr: str) -> str:
     return f"md5(concat_ws('|', {path_expr}, f.content_sha256, coalesce({line_expr}::varchar, 'file'), {reason_expr}))"
 
 
-def _insert_row_quarantine(conn: duckdb.DuckDBPyConnection, stream: str, batch_id: int) -> None:
+def _insert_row_quarantine(conn: duckdb.DuckDBPyConnection, contract: Contract, batch_id: int) -> None:
+    # A conflicting record passed validation, so only its typed values were staged: its text in
+    # quarantine is those values as one JSON object.
+    record_json = "json_object(" + ", ".join(f"{lit(f.name)}, s.{q(f.name)}" for f in contract.fields) + ")::varchar"
+    stream = contract.stream
     conn.execute(
         f"""
         insert into raw.quarantine
@@ -312,11 +364,13 @@ def _insert_row_quarantine(conn: duckdb.DuckDBPyConnection, stream: str, batch_i
         from _stage as s join _files as f using (file_idx)
         where s.reason is not null
         union all
-        select {_quarantine_id('f.rel_path', 'c.line_number', "'conflicting_duplicate'")}, {batch_id},
-               {lit(stream)}, f.rel_path, c.line_number, 'conflicting_duplicate:' || c._pk, c.raw_text,
-               current_timestamp
-        from _classified as c join _files as f using (file_idx)
-        where c.disposition = 'conflict'
+        select {_quarantine_id('f.rel_path', 'd.line_number', "'conflicting_duplicate'")}, {batch_id},
+               {lit(stream)}, f.rel_path, d.line_number, 'conflicting_duplicate:' || d._pk,
+               {record_json}, current_timestamp
+        from _contested as d
+        join _stage as s using (file_idx, line_number)
+        join _files as f using (file_idx)
+        where d.disposition = 'conflict'
         """
     )
 
@@ -338,16 +392,23 @@ def _insert_ledger(conn: duckdb.DuckDBPyConnection, stream: str, batch_id: int, 
         f"""
         insert into raw.ingested_files
         with staged as (
-            select file_idx, count(*) as rows_read, count(*) filter (where reason is not null) as rows_invalid
+            select file_idx, count(*) as rows_read, count(*) filter (where reason is not null) as rows_invalid,
+                   count(*) filter (where reason is null) as rows_valid,
+                   count(*) filter (where reason is null and extra_json is not null) as extra_rows
             from _stage group by file_idx
         ),
-        classified as (
+        contested as (
             select file_idx,
-                   count(*) filter (where disposition = 'load') as rows_loaded,
                    count(*) filter (where disposition = 'duplicate') as rows_duplicate,
-                   count(*) filter (where disposition = 'conflict') as rows_conflict,
-                   count(*) filter (where disposition = 'load' and extra_json is not null) as extra_rows
-            from _classified group by file_idx
+                   count(*) filter (where disposition = 'conflict') as rows_conflict
+            from _contested group by file_idx
+        ),
+        classified as (
+            select s.file_idx,
+                   s.rows_valid - coalesce(d.rows_duplicate, 0) - coalesce(d.rows_conflict, 0) as rows_loaded,
+                   coalesce(d.rows_duplicate, 0) as rows_duplicate, coalesce(d.rows_conflict, 0) as rows_conflict,
+                   s.extra_rows
+            from staged as s left join contested as d using (file_idx)
         )
         select {batch_id}, {lit(stream)}, f.rel_path, f.content_sha256, f.file_format, f.size_bytes,
                f.mtime_ns,

@@ -40,42 +40,58 @@ def _in_list(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(lit(v) for v in values) + ")"
 
 
+def _json_kind(j: str) -> str:
+    """The JSON type of a JSON value's text, from its first character (no re-parse)."""
+    return (
+        f"case when {j} is null then null when left({j}, 1) = '\"' then 'VARCHAR' "
+        f"when left({j}, 1) = '{{' then 'OBJECT' when left({j}, 1) = '[' then 'ARRAY' "
+        f"when {j} in ('true', 'false') then 'BOOLEAN' when {j} = 'null' then 'NULL' "
+        f"when regexp_full_match({j}, '-?[0-9]+') then 'BIGINT' else 'DOUBLE' end"
+    )
+
+
+def _json_text(j: str) -> str:
+    """The text of a JSON value: strings unquoted (unescaped only when they contain escapes)."""
+    return (
+        f"case when left({j}, 1) = '\"' and not contains({j}, '\\') then substr({j}, 2, length({j}) - 2) "
+        f"else {j} ->> '$' end"
+    )
+
+
 def jsonl_projection(contract: Contract, source: str) -> str:
-    """Project a relation of (file_idx, line_number, raw_text) JSON lines to the common shape."""
-    paths = "[" + ", ".join(lit(f'$."{f.name}"') for f in contract.fields) + "]"
+    """Project a relation of (file_idx, line_number, raw_text) JSON lines to the common shape.
+
+    Each line is parsed once into a struct of per-field JSON texts; the type of each value is then
+    read from its first character, which is far cheaper than asking the JSON parser again.
+    """
+    struct = "{" + ", ".join(f'"{f.name}": "JSON"' for f in contract.fields) + "}"
     known = _in_list(contract.field_names)
     per_field = []
-    for i, f in enumerate(contract.fields, start=1):
+    for f in contract.fields:
+        j = f"v.{q(f.name)}"
         per_field.append(
-            f"json_type(v[{i}]) as {q('t_' + f.name)}, "
-            f"v[{i}] ->> '$' as {q('s_' + f.name)}, "
-            f"v[{i}]::varchar as {q('j_' + f.name)}"
+            f"{_json_kind(j)} as {q('t_' + f.name)}, {_json_text(j)} as {q('s_' + f.name)}, "
+            f"{j}::varchar as {q('j_' + f.name)}"
         )
     return f"""
-    with lines as (
-        select file_idx, line_number, raw_text,
-               case when trim(raw_text) = '' then 'blank_line'
-                    when not json_valid(raw_text) then 'malformed_json' end as pre_reason
-        from {source}
-    ),
-    roots as (
-        select *, case when pre_reason is null then json_type(raw_text) end as root_type
-        from lines
-    ),
-    parsed as (
-        select file_idx, line_number, raw_text,
-               coalesce(pre_reason, case when root_type <> 'OBJECT' then 'not_a_json_object' end) as root_reason,
-               case when root_type = 'OBJECT' then json_extract(raw_text, {paths}) end as v,
-               case when root_type = 'OBJECT'
-                    then list_filter(json_keys(raw_text), lambda k: k not in {known}) end as extra_keys
-        from roots
-    )
     select file_idx, line_number, raw_text, root_reason,
            case when len(extra_keys) > 0 then to_json(map_from_entries(list_transform(extra_keys,
                 lambda k: struct_pack(k := k, v := json_extract(raw_text, '$."' || k || '"')))))::varchar
            end as extra_json,
            {", ".join(per_field)}
-    from parsed
+    from (
+        select file_idx, line_number, raw_text, root_reason,
+               case when root_reason is null then json_transform(raw_text, {lit(struct)}) end as v,
+               case when root_reason is null
+                    then list_filter(json_keys(raw_text), lambda k: k not in {known}) end as extra_keys
+        from (
+            select file_idx, line_number, raw_text,
+                   case when trim(raw_text) = '' then 'blank_line'
+                        when not json_valid(raw_text) then 'malformed_json'
+                        when left(ltrim(raw_text), 1) <> '{{' then 'not_a_json_object' end as root_reason
+            from {source}
+        )
+    )
     """
 
 
@@ -100,7 +116,7 @@ def _parquet_json_type(duckdb_type: str) -> str:
     return t
 
 
-def parquet_projection(contract: Contract, source: str, columns: dict[str, str], file_idx: int) -> str:
+def parquet_projection(contract: Contract, source: str, columns: dict[str, str], file_idx: str) -> str:
     """Project a Parquet relation (with a `file_row_number` column) to the common shape.
 
     The JSON-like type of each field comes from the column's Parquet type; a naive (not
@@ -121,7 +137,7 @@ def parquet_projection(contract: Contract, source: str, columns: dict[str, str],
             f"{col}::varchar as {q('s_' + f.name)}, "
             f"to_json({col})::varchar as {q('j_' + f.name)}"
         )
-    extras = [c for c in columns if c not in contract.field_names and c != "file_row_number"]
+    extras = [c for c in columns if c not in contract.field_names and c not in {"file_row_number", "filename"}]
     if extras:
         extra_json = "to_json(struct_pack(" + ", ".join(f"{q(c)} := {q(c)}" for c in extras) + "))::varchar"
     else:
@@ -139,7 +155,7 @@ def _present(f: Field) -> str:
 
 
 def _field_reasons(contract: Contract, f: Field) -> list[str]:
-    t, s = q("t_" + f.name), q("s_" + f.name)
+    t, s, v = q("t_" + f.name), q("s_" + f.name), q("v_" + f.name)
     present = _present(f)
     reasons: list[str] = []
     if f.required:
@@ -154,8 +170,8 @@ def _field_reasons(contract: Contract, f: Field) -> list[str]:
         reasons.append(
             f"case when {ok_type} and ({t} = 'TIMESTAMP' or ({t} = 'VARCHAR' and "
             f"regexp_full_match({s}, {lit(NAIVE_TS_RE)}))) then 'naive_timestamp:{f.name}' "
-            f"when {ok_type} and {t} = 'VARCHAR' and not regexp_full_match({s}, {lit(NAIVE_TS_RE)}) and "
-            f"(not regexp_full_match({s}, {lit(OFFSET_TS_RE)}) or try_cast({s} as timestamptz) is null) "
+            f"when {ok_type} and {t} = 'VARCHAR' and "
+            f"(not regexp_full_match({s}, {lit(OFFSET_TS_RE)}) or {v} is null) "
             f"then 'invalid_timestamp:{f.name}' end"
         )
     if f.enum is not None:
@@ -173,59 +189,60 @@ def _field_reasons(contract: Contract, f: Field) -> list[str]:
             f"then 'pattern_mismatch:{f.name}' end"
         )
     if f.logical_type in {"number", "integer"}:
-        reasons.append(
-            f"case when {ok_type} and try_cast({s} as {f.physical_type}) is null "
-            f"then 'out_of_range:{f.name}' end"
-        )
+        reasons.append(f"case when {ok_type} and {v} is null then 'out_of_range:{f.name}' end")
         if f.minimum is not None:
-            reasons.append(
-                f"case when {ok_type} and try_cast({s} as double) < {lit(f.minimum)} "
-                f"then 'below_minimum:{f.name}' end"
-            )
+            reasons.append(f"case when {ok_type} and {v} < {lit(f.minimum)} then 'below_minimum:{f.name}' end")
         if f.maximum is not None:
-            reasons.append(
-                f"case when {ok_type} and try_cast({s} as double) > {lit(f.maximum)} "
-                f"then 'above_maximum:{f.name}' end"
-            )
+            reasons.append(f"case when {ok_type} and {v} > {lit(f.maximum)} then 'above_maximum:{f.name}' end")
     return reasons
 
 
 def typed_value(f: Field) -> str:
-    """The field's value cast to its stored type (meaningful for records that passed validation)."""
+    """The field's value cast to its stored type; null when absent or not castable."""
     s = q("s_" + f.name)
     if f.logical_type == "object":
-        return f"case when {_present(f)} then {q('j_' + f.name)}::json end"
+        return f"case when {q('t_' + f.name)} = 'OBJECT' then {q('j_' + f.name)}::json end"
     if f.logical_type == "string":
         return f"case when {_present(f)} then {s} end"
     return f"case when {_present(f)} then try_cast({s} as {f.physical_type}) end"
 
 
 def _normalized_text(f: Field) -> str:
-    value = typed_value(f)
+    value = q("v_" + f.name)
     if f.logical_type == "timestamp":
         value = f"strftime({value}, '%Y-%m-%dT%H:%M:%S.%f')"
     return f"coalesce(({value})::varchar, chr(0))"
 
 
 def validated_select(contract: Contract, projected: str) -> str:
-    """Reasons, typed values, primary key and content hash of every projected record."""
+    """Reasons, typed values, primary key and content hash of every projected record.
+
+    Typed values are computed once in an inner projection and reused by the checks, the hash and
+    the output columns.
+    """
     field_reasons = [r for f in contract.fields for r in _field_reasons(contract, f)]
     reasons = "nullif(concat_ws(';', " + ", ".join(field_reasons) + "), '')"
-    typed = ", ".join(f"{typed_value(f)} as {q(f.name)}" for f in contract.fields)
+    typed_inner = ", ".join(f"{typed_value(f)} as {q('v_' + f.name)}" for f in contract.fields)
+    typed_out = ", ".join(f"{q('v_' + f.name)} as {q(f.name)}" for f in contract.fields)
     raw_texts = "".join(
         f", {q('s_' + f.name)} as {q(f.name + '_raw_text')}" for f in contract.fields if f.keep_raw_text
     )
-    record_hash = "sha256(concat_ws(chr(31), " + ", ".join(_normalized_text(f) for f in contract.fields) + "))"
+    # A 128-bit digest of the normalized record: compact to store and compare, and only ever
+    # compared between deliveries of the same id.
+    record_hash = "md5_number(concat_ws(chr(31), " + ", ".join(_normalized_text(f) for f in contract.fields) + "))"
     raw_text_of_row = "json_object(" + ", ".join(
         f"{lit(f.name)}, {q('j_' + f.name)}::json" for f in contract.fields
     ) + ")::varchar"
     return f"""
     select file_idx, line_number,
-           case when raw_text is null then {raw_text_of_row} else raw_text end as raw_text,
-           coalesce(root_reason, {reasons}) as reason,
-           extra_json,
-           {q('s_' + contract.primary_key)} as _pk,
-           {record_hash} as _record_hash,
-           {typed}{raw_texts}
-    from ({projected})
+           -- The text is kept for rejected records only: valid ones are stored typed.
+           case when reason is null then null when raw_text is null then {raw_text_of_row} else raw_text end
+               as raw_text,
+           reason, extra_json, _pk, _record_hash, {typed_out}{raw_texts}
+    from (
+        select *, coalesce(root_reason, {reasons}) as reason,
+               {q('s_' + contract.primary_key)} as _pk,
+               {record_hash} as _record_hash
+        from (select *, {typed_inner} from ({projected}))
+    )
     """

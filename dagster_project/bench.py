@@ -1,0 +1,244 @@
+"""`coachwh bench`: end-to-end and per-stage timings at 1M and 10M events, against a plain-DuckDB floor.
+
+Everything is measured in one invocation on this machine, so the ratios are comparable even when
+the machine is noisy; absolute seconds are not. Results go to a JSON file and to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from dagster_project.config import PROJECT_ROOT
+
+AS_OF = "2027-09-01T00:00:00Z"
+FLOOR_SQL = Path(__file__).with_name("bench_floor.sql")
+
+
+class PeakRss:
+    """Samples the resident memory of a process and all its children until it ends."""
+
+    def __init__(self, pid: int) -> None:
+        self.peak = 0
+        self._pid = pid
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            root = psutil.Process(self._pid)
+            while root.is_running() and root.status() != psutil.STATUS_ZOMBIE:
+                total = 0
+                for proc in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):
+                        total += proc.memory_info().rss
+                self.peak = max(self.peak, total)
+                time.sleep(0.1)
+        except psutil.Error:
+            return
+
+    def stop(self) -> int:
+        self._thread.join(timeout=1)
+        return self.peak
+
+
+def _timed(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sampler = PeakRss(proc.pid)
+    output, _ = proc.communicate()
+    seconds = time.monotonic() - started
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(sampler.stop() / 2**20), "exit_code": proc.returncode,
+            "output_tail": output.strip().splitlines()[-12:]}
+
+
+def _dataset(n_events: int, workdir: Path) -> Path:
+    """Generate (or reuse) a landing zone of about n_events transcription events."""
+    months = max(1, n_events // 1_000_000)
+    params = {"seed": 11, "coaches": min(10_000, max(200, n_events // 1000)), "months": months,
+              "events_per_month": n_events // months, "start_month": "2026-09"}
+    landing = workdir / f"events_{n_events}" / "landing"
+    marker = landing / ".bench_params.json"
+    if marker.exists() and json.loads(marker.read_text()) == params:
+        return landing
+    if landing.exists():
+        shutil.rmtree(landing)
+    from dagster_project.simulator import generate
+
+    print(f"  generating {n_events:,} events ({params}) ...", flush=True)
+    started = time.monotonic()
+    generate(landing, **params)
+    print(f"  generated in {time.monotonic() - started:.0f} s", flush=True)
+    marker.write_text(json.dumps(params))
+    return landing
+
+
+def _new_day(landing: Path) -> int:
+    """Add one more day of events (a copy of the last day with fresh ids, a day later)."""
+    import polars as pl
+
+    days = sorted((landing / "transcription_events").glob("*.jsonl"))
+    source = [d for d in days if "redelivered" not in d.name][-1]
+    lines = [line for line in source.read_text().splitlines() if line.startswith("{")]
+    frame = pl.read_ndjson("\n".join(lines).encode(), infer_schema_length=None, ignore_errors=True)
+    frame = frame.drop_nulls("event_id")
+    for column in ("event_id", "attempt_id", "session_id"):
+        frame = frame.with_columns(pl.col(column) + "_nd")
+    frame = frame.with_columns(
+        pl.col("occurred_at").str.to_datetime(time_zone="UTC", strict=False).dt.offset_by("1d")
+        .dt.strftime("%Y-%m-%dT%H:%M:%S+00:00").alias("occurred_at")
+    ).drop_nulls("occurred_at")
+    frame.write_ndjson(landing / "transcription_events" / "zz-new-day.jsonl")
+    return frame.height
+
+
+def _floor(landing: Path, env: dict[str, str]) -> dict[str, Any]:
+    script = (
+        "import duckdb, sys, pathlib\n"
+        "sql = pathlib.Path(sys.argv[1]).read_text().replace('{landing}', sys.argv[2])\n"
+        "con = duckdb.connect(config={'memory_limit': sys.argv[3], 'threads': sys.argv[4]})\n"
+        "con.execute(\"set TimeZone='UTC'\")\n"
+        "for stmt in [s for s in sql.split(';') if s.strip()]:\n"
+        "    rows = con.execute(stmt).fetchall()\n"
+        "print(rows)\n"
+    )
+    return _timed([sys.executable, "-c", script, str(FLOOR_SQL), str(landing), env["COACHWH_DUCKDB_MEMORY_LIMIT"],
+                   env["COACHWH_DUCKDB_THREADS"]], env)
+
+
+def _query_latency(duckdb_path: Path) -> dict[str, float]:
+    import duckdb
+
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    user_id, month = con.execute(
+        "select user_id, usage_month from marts.usage_analytics order by total_transcriptions desc limit 1"
+    ).fetchall()[0]
+    timings = []
+    for _ in range(50):
+        started = time.perf_counter()
+        con.execute("select * from marts.usage_analytics where user_id = ? and usage_month = ?", [user_id, month]).fetchall()
+        timings.append((time.perf_counter() - started) * 1000)
+    con.close()
+    return {"median_ms": round(statistics.median(timings), 2), "p95_ms": round(sorted(timings)[47], 2)}
+
+
+def _run_env(home: Path, landing: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COACHWH_") and k != "DAGSTER_HOME"}
+    env.update({"COACHWH_HOME": str(home), "COACHWH_LANDING_DIR": str(landing),
+                "COACHWH_DUCKDB_MEMORY_LIMIT": os.environ.get("COACHWH_DUCKDB_MEMORY_LIMIT", "6GB"),
+                "COACHWH_DUCKDB_THREADS": os.environ.get("COACHWH_DUCKDB_THREADS", "2")})
+    return env
+
+
+def _coachwh_run(env: dict[str, str], timings: Path) -> dict[str, Any]:
+    result = _timed([sys.executable, "-m", "dagster_project.cli", "run", "--as-of", AS_OF,
+                     "--timings-json", str(timings)], env)
+    if timings.exists():
+        result.update(json.loads(timings.read_text()))
+    return result
+
+
+def bench_size(n_events: int, workdir: Path) -> dict[str, Any]:
+    print(f"== {n_events:,} events", flush=True)
+    landing = _dataset(n_events, workdir)
+    for extra in (landing / "transcription_events").glob("zz-new-day*"):
+        extra.unlink()
+    home = workdir / f"events_{n_events}" / "home"
+    if home.exists():
+        shutil.rmtree(home)
+    env = _run_env(home, landing)
+    result: dict[str, Any] = {"events": n_events}
+    print("  floor (plain DuckDB) ...", flush=True)
+    result["floor"] = _floor(landing, env)
+    print("  coachwh run (full) ...", flush=True)
+    result["full_run"] = _coachwh_run(env, home.parent / "timings_full.json")
+    result["ratio_to_floor"] = round(result["full_run"]["seconds"] / max(result["floor"]["seconds"], 0.001), 2)
+    print("  coachwh run (nothing new) ...", flush=True)
+    result["noop_run"] = _coachwh_run(env, home.parent / "timings_noop.json")
+    result["new_day_events"] = _new_day(landing)
+    print(f"  coachwh run (one new day, {result['new_day_events']:,} events) ...", flush=True)
+    result["new_day_run"] = _coachwh_run(env, home.parent / "timings_new_day.json")
+    result["usage_analytics_query"] = _query_latency(home / "coachwh.duckdb")
+    for extra in (landing / "transcription_events").glob("zz-new-day*"):
+        extra.unlink()
+    return result
+
+
+def ingest_rates(landing: Path, workdir: Path) -> dict[str, Any]:
+    """Records per second of ingestion alone, per format, on the transcription events of a dataset."""
+    from dagster_project.config import Settings
+    from dagster_project.ingestion import ingest_landing
+    from dagster_project.warehouse import open_connection
+
+    rates: dict[str, Any] = {}
+    for fmt, pattern in (("parquet", "*.parquet"), ("jsonl", "*.jsonl")):
+        scratch = workdir / f"ingest_{fmt}"
+        if scratch.exists():
+            shutil.rmtree(scratch)
+        (scratch / "landing" / "transcription_events").mkdir(parents=True)
+        for path in (landing / "transcription_events").glob(pattern):
+            (scratch / "landing" / "transcription_events" / path.name).symlink_to(path)
+        os.environ.update({"COACHWH_HOME": str(scratch), "COACHWH_LANDING_DIR": str(scratch / "landing")})
+        os.environ.pop("COACHWH_DUCKDB_PATH", None)
+        settings = Settings.from_env()
+        conn = open_connection(settings)
+        started = time.monotonic()
+        report = ingest_landing(settings, conn)
+        seconds = time.monotonic() - started
+        conn.close()
+        rows = report.total("rows_read")
+        rates[fmt] = {"records": rows, "seconds": round(seconds, 2), "records_per_second": round(rows / seconds)}
+        shutil.rmtree(scratch)
+    return rates
+
+
+def _report(results: dict[str, Any]) -> None:
+    print("\n| events | floor s | coachwh run s | ratio | ingest s | dbt build s | checks s | peak RSS MB | no-op run s | new-day run s | query ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results["sizes"]:
+        full = r["full_run"]
+        stages = full.get("stages", {})
+        print(f"| {r['events']:,} | {r['floor']['seconds']} | {full['seconds']} | {r['ratio_to_floor']} | "
+              f"{stages.get('ingest', '?')} | {stages.get('dbt_build', '?')} | {stages.get('checks', '?')} | "
+              f"{full['peak_rss_mb']} | {r['noop_run']['seconds']} | {r['new_day_run']['seconds']} | "
+              f"{r['usage_analytics_query']['median_ms']} |")
+    for fmt, rate in results.get("ingest_rates", {}).items():
+        print(f"ingest {fmt}: {rate['records_per_second']:,} records/s ({rate['records']:,} in {rate['seconds']} s)")
+
+
+def main(args: argparse.Namespace) -> int:
+    sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
+    workdir = Path(args.workdir).expanduser()
+    workdir = (workdir if workdir.is_absolute() else PROJECT_ROOT / workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+                    "python": platform.python_version()},
+        "sizes": [],
+    }
+    for n in sizes:
+        results["sizes"].append(bench_size(n, workdir))
+    print("== ingestion rate per format (smallest dataset) ...", flush=True)
+    results["ingest_rates"] = ingest_rates(_dataset(min(sizes), workdir), workdir)
+    output = Path(args.output)
+    output = output if output.is_absolute() else PROJECT_ROOT / output
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2))
+    _report(results)
+    print(f"\nresults written to {output}")
+    return 0
