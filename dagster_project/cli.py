@@ -35,7 +35,7 @@ def _print_run(outcome) -> None:
     if outcome.error:
         print(f"run failed: {outcome.error}")
     status = "succeeded" if outcome.exit_code == 0 else "FAILED"
-    print(f"run {outcome.run_id} {status} in {outcome.seconds:.1f} s")
+    print(f"run {outcome.run_id} {status} in {outcome.seconds:.1f} s (dbt log: {outcome.log_path})")
 
 
 def _require_landing(settings: Settings) -> None:

@@ -8,6 +8,7 @@ point (CLI, tests, CI) calls `ensure_manifest()` first; `dagster dev` also re-pa
 from __future__ import annotations
 
 import os
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -19,6 +20,12 @@ MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 
 def dbt_target() -> str:
     return os.environ.get("COACHWH_DBT_TARGET") or "duckdb"
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (the venv need not be on PATH), else `dbt` on PATH."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else "dbt"
 
 
 def _newest_source_mtime() -> float:

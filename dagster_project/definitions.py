@@ -10,7 +10,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from dagster_project.config import Settings
-from dagster_project.dbt_project import get_dbt_project
+from dagster_project.dbt_project import dbt_executable, get_dbt_project
 from dagster_project.defs import jobs
 from dagster_project.defs.ingestion import assets as ingestion_assets
 from dagster_project.defs.ingestion import checks as ingestion_checks
@@ -32,7 +32,7 @@ defs = dg.Definitions(
     sensors=[landing_sensor_for(jobs.build_job)],
     resources={
         "warehouse": WarehouseResource(),
-        "dbt": DbtCliResource(project_dir=get_dbt_project()),
+        "dbt": DbtCliResource(project_dir=get_dbt_project(), dbt_executable=dbt_executable()),
     },
     # One writer per DuckDB file: steps of a run execute one after another in one process.
     executor=dg.in_process_executor,

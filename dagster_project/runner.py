@@ -7,6 +7,7 @@ the UI's run history too.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import time
@@ -41,6 +42,7 @@ class RunOutcome:
     checks: list[CheckOutcome] = field(default_factory=list)
     ingestion: dict[str, Any] = field(default_factory=dict)
     step_seconds: dict[str, float] = field(default_factory=dict)
+    log_path: str = ""
 
     @property
     def blocking_failures(self) -> list[CheckOutcome]:
@@ -105,8 +107,13 @@ def run_job(job_name: str, run_config: dict[str, Any] | None = None, tags: dict[
 
     job = defs.resolve_job_def(job_name)
     config = {**QUIET_LOGGING, **(run_config or {})}
+    log_path = Settings.from_env().home / "logs" / f"{job_name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with DagsterInstance.get() as instance:
+    # dagster-dbt echoes every dbt log line to stdout; the CLI keeps them in a log file instead
+    # and prints a summary.
+    with DagsterInstance.get() as instance, log_path.open("w", encoding="utf-8") as log_file, \
+            contextlib.redirect_stdout(log_file):
         result = job.execute_in_process(
             instance=instance,
             run_config=config,
@@ -137,6 +144,7 @@ def run_job(job_name: str, run_config: dict[str, Any] | None = None, tags: dict[
         checks=checks,
         ingestion=ingestion,
         step_seconds=_step_seconds(result),
+        log_path=str(log_path),
     )
 
 

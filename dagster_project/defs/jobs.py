@@ -1,6 +1,5 @@
 """Jobs and schedules that span the domains."""
 
-from __future__ import annotations
 
 import dagster as dg
 

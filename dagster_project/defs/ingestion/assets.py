@@ -1,6 +1,5 @@
 """The ingestion asset: new landing files -> raw.*, raw.quarantine, raw.ingested_files, vault.pii."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """Checks that prove ingestion lost nothing and kept PII out of the raw tables."""
 
-from __future__ import annotations
 
 import dagster as dg
 

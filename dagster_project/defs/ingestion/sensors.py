@@ -1,9 +1,9 @@
 """A sensor on the landing directory: a run is requested when files appear or change."""
 
-from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 import dagster as dg
 
@@ -12,7 +12,7 @@ from dagster_project.errors import CoachwhError
 from dagster_project.ingestion.discovery import list_landing_files
 
 
-def landing_sensor_for(job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+def landing_sensor_for(job: Any) -> dg.SensorDefinition:
     @dg.sensor(job=job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
                description="Requests a build when a file appears or changes in the landing directory.")
     def landing_directory_sensor(context: dg.SensorEvaluationContext):

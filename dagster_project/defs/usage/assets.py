@@ -1,6 +1,5 @@
 """dbt models as Dagster assets: one `dbt build` per run, tests surfacing as asset checks."""
 
-from __future__ import annotations
 
 import json
 from collections.abc import Mapping
@@ -9,9 +8,9 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from dagster_project.asof import resolve_as_of
 from dagster_project.config import Settings
 from dagster_project.dbt_project import get_dbt_project
-from dagster_project.asof import resolve_as_of
 
 
 class CoachwhDbtTranslator(DagsterDbtTranslator):
@@ -19,8 +18,6 @@ class CoachwhDbtTranslator(DagsterDbtTranslator):
     groups come from a model's `meta.dagster.group`, else its folder's domain."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
-        if dbt_resource_props["resource_type"] == "source":
-            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
         return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

@@ -1,6 +1,5 @@
 """Checks on the permanent usage logs that dbt tests cannot express."""
 
-from __future__ import annotations
 
 import dagster as dg
 

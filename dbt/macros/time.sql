@@ -1,0 +1,38 @@
+{#-
+  UTC calendar arithmetic on timestamptz columns (spec §3.7). The session time zone of the engine
+  may not be UTC, and truncating or casting a timestamptz uses it, so convert to UTC first.
+-#}
+
+{#- First day of the UTC calendar month of `ts`, as a date. -#}
+{% macro utc_month(ts) -%}
+    {{ return(adapter.dispatch('utc_month', 'coachwh')(ts)) }}
+{%- endmacro %}
+
+{% macro default__utc_month(ts) -%}
+    cast({{ dbt.date_trunc('month', '(' ~ ts ~ " at time zone 'UTC')") }} as date)
+{%- endmacro %}
+
+{% macro duckdb__utc_month(ts) -%}
+    cast({{ dbt.date_trunc('month', "timezone('UTC', " ~ ts ~ ")") }} as date)
+{%- endmacro %}
+
+{% macro spark__utc_month(ts) -%}
+    cast({{ dbt.date_trunc('month', "to_utc_timestamp(" ~ ts ~ ", current_timezone())") }} as date)
+{%- endmacro %}
+
+{#- The UTC calendar date of `ts`. -#}
+{% macro utc_date(ts) -%}
+    {{ return(adapter.dispatch('utc_date', 'coachwh')(ts)) }}
+{%- endmacro %}
+
+{% macro default__utc_date(ts) -%}
+    cast(({{ ts }} at time zone 'UTC') as date)
+{%- endmacro %}
+
+{% macro duckdb__utc_date(ts) -%}
+    cast(timezone('UTC', {{ ts }}) as date)
+{%- endmacro %}
+
+{% macro spark__utc_date(ts) -%}
+    cast(to_utc_timestamp({{ ts }}, current_timezone()) as date)
+{%- endmacro %}

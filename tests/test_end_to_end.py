@@ -1,0 +1,136 @@
+"""The simulator's platform data through `coachwh run`: loaded, built, checked, re-run, extended."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dagster_project.config import Settings
+from dagster_project.simulator import generate
+from dagster_project.warehouse import connection
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory):
+    """One simulated landing zone built once through the same job the CLI and the UI run."""
+    import os
+
+    home = tmp_path_factory.mktemp("e2e") / "home"
+    saved = dict(os.environ)
+    for var in ("COACHWH_LANDING_DIR", "COACHWH_DUCKDB_PATH", "DAGSTER_HOME"):
+        os.environ.pop(var, None)
+    os.environ.update({"COACHWH_HOME": str(home), "COACHWH_DUCKDB_MEMORY_LIMIT": "2GB", "COACHWH_DUCKDB_THREADS": "2"})
+    summary = generate(home / "landing", seed=3, coaches=10, months=2, events_per_month=2000)
+    from dagster_project.runner import run_build
+
+    first = run_build(as_of="2026-11-05T00:00:00Z")
+    yield {"home": home, "summary": summary, "first": first, "settings": Settings.from_env()}
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def _query(settings: Settings, sql: str) -> list[tuple]:
+    with connection(settings, read_only=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_a_run_over_simulated_data_succeeds_with_only_warning_checks_failing(warehouse):
+    outcome = warehouse["first"]
+    assert outcome.success, outcome.error
+    assert outcome.blocking_failures == []
+    assert outcome.exit_code == 0
+    # The simulator injects bad lines and contradicting terminal events: warnings, not failures.
+    assert {c.name for c in outcome.warnings} >= {"quarantine_is_empty"}
+
+
+def test_every_valid_record_the_platform_sent_is_loaded_exactly_once(warehouse):
+    expected = warehouse["summary"].valid_unique_records
+    for stream, count in expected.items():
+        assert _query(warehouse["settings"], f"select count(*) from raw.{stream}") == [(count,)], stream
+
+
+def test_every_defect_is_in_quarantine_with_a_reason(warehouse):
+    summary = warehouse["summary"]
+    rows = dict(_query(warehouse["settings"],
+                       "select split_part(reason, ':', 1), count(*) from raw.quarantine group by all"))
+    assert rows.get("malformed_json", 0) == summary.malformed_lines
+    assert rows.get("conflicting_duplicate", 0) == summary.conflicting_duplicates
+    assert rows.get("naive_timestamp", 0) == summary.naive_timestamps
+    assert rows.get("corrupt_file", 0) == summary.corrupt_files
+
+
+def test_money_columns_are_decimal(warehouse):
+    types = dict(_query(warehouse["settings"],
+                        "select column_name, data_type from information_schema.columns "
+                        "where table_schema = 'marts' and column_name like '%usd'"))
+    assert types and all(t.startswith("DECIMAL") for t in types.values()), types
+
+
+def test_usage_analytics_agree_with_the_usage_logs(warehouse):
+    mismatches = _query(warehouse["settings"], """
+        with from_logs as (
+            select user_id, usage_month, count(*) as n, sum(cost_usd) as cost
+            from marts.usage_logs group by all
+        )
+        select * from from_logs full join marts.usage_analytics as a using (user_id, usage_month)
+        where coalesce(from_logs.n, 0) <> a.total_transcriptions or coalesce(from_logs.cost, 0) <> a.total_cost_usd
+    """)
+    assert mismatches == []
+
+
+def test_running_again_with_no_new_files_changes_nothing(warehouse):
+    settings = warehouse["settings"]
+    before = _query(settings, "select * from marts.usage_logs order by usage_log_id")
+    analytics_before = _query(settings, "select * from marts.usage_analytics order by all")
+    from dagster_project.runner import run_build
+
+    outcome = run_build(as_of="2026-11-05T00:00:00Z")
+
+    assert outcome.exit_code == 0
+    assert outcome.ingestion["new_files"] == 0
+    assert _query(settings, "select * from marts.usage_logs order by usage_log_id") == before
+    assert _query(settings, "select * from marts.usage_analytics order by all") == analytics_before
+
+
+def test_new_files_load_only_what_is_new_and_logs_survive_a_hard_delete(warehouse):
+    settings = warehouse["settings"]
+    client_id, user_id, logs_before = _query(settings, """
+        select client_id, user_id, count(*) from marts.usage_logs where client_id is not null
+        group by all order by 3 desc limit 1""")[0]
+    total_before = _query(settings, "select count(*) from marts.usage_logs")[0][0]
+    landing = settings.landing_dir
+    new_events = [
+        {"event_id": "evt_e2e_1", "event_type": "transcription_started", "occurred_at": "2026-10-30T10:00:00Z",
+         "attempt_id": "att_e2e_1", "session_id": "ses_e2e_1", "user_id": user_id, "client_id": client_id,
+         "stt_provider": "assemblyai"},
+        {"event_id": "evt_e2e_2", "event_type": "transcription_completed", "occurred_at": "2026-10-30T10:01:00Z",
+         "attempt_id": "att_e2e_1", "session_id": "ses_e2e_1", "user_id": user_id, "client_id": client_id,
+         "stt_provider": "assemblyai", "duration_seconds": 3},
+    ]
+    (landing / "transcription_events" / "zz-e2e.jsonl").write_text("".join(json.dumps(e) + "\n" for e in new_events))
+    hard_delete = {"change_id": "chg_e2e_delete", "changed_at": "2026-10-31T00:00:00Z", "op": "delete",
+                   "client_id": client_id, "user_id": user_id}
+    (landing / "clients" / "zz-e2e.jsonl").write_text(json.dumps(hard_delete) + "\n")
+    from dagster_project.runner import run_build
+
+    outcome = run_build(as_of="2026-11-05T00:00:00Z")
+
+    assert outcome.exit_code == 0, outcome.error
+    assert outcome.ingestion["new_files"] == 2
+    assert _query(settings, "select count(*) from marts.usage_logs")[0][0] == total_before + 1
+    assert _query(settings, f"select count(*) from marts.usage_logs where client_id = '{client_id}'")[0][0] == logs_before + 1
+    assert _query(settings, "select cost_usd::varchar, transcription_type from marts.usage_logs "
+                            "where attempt_id = 'att_e2e_1'") == [("0.000033", "original")]
+
+
+def test_the_scheduled_checks_job_runs_checks_without_rebuilding(warehouse):
+    from dagster_project.runner import run_checks
+
+    before = Path(warehouse["settings"].duckdb_path).stat().st_mtime_ns
+    outcome = run_checks()
+    assert outcome.exit_code == 0
+    assert len(outcome.checks) > 50
+    assert outcome.ingestion == {}
+    assert Path(warehouse["settings"].duckdb_path).stat().st_mtime_ns == before
