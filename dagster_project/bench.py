@@ -106,10 +106,28 @@ def _new_day(landing: Path) -> int:
     return frame.height
 
 
+def _readable_json_files(landing: Path) -> list[str]:
+    """The JSON-lines files a plain script could read (the simulator ships one corrupt gzip)."""
+    import gzip
+
+    readable = []
+    for path in sorted((landing / "transcription_events").glob("*.jsonl*")):
+        if path.name.endswith(".gz"):
+            try:
+                with gzip.open(path) as handle:
+                    while handle.read(1 << 20):
+                        pass
+            except (OSError, EOFError):
+                continue
+        readable.append(str(path))
+    return readable
+
+
 def _floor(landing: Path, env: dict[str, str]) -> dict[str, Any]:
+    files = "[" + ", ".join("'" + f + "'" for f in _readable_json_files(landing)) + "]"
     script = (
         "import duckdb, sys, pathlib\n"
-        "sql = pathlib.Path(sys.argv[1]).read_text().replace('{landing}', sys.argv[2])\n"
+        "sql = pathlib.Path(sys.argv[1]).read_text().replace('{landing}', sys.argv[2]).replace('{json_files}', sys.argv[5])\n"
         "con = duckdb.connect(config={'memory_limit': sys.argv[3], 'threads': sys.argv[4]})\n"
         "con.execute(\"set TimeZone='UTC'\")\n"
         "for stmt in [s for s in sql.split(';') if s.strip()]:\n"
@@ -117,7 +135,7 @@ def _floor(landing: Path, env: dict[str, str]) -> dict[str, Any]:
         "print(rows)\n"
     )
     return _timed([sys.executable, "-c", script, str(FLOOR_SQL), str(landing), env["COACHWH_DUCKDB_MEMORY_LIMIT"],
-                   env["COACHWH_DUCKDB_THREADS"]], env)
+                   env["COACHWH_DUCKDB_THREADS"], files], env)
 
 
 def _query_latency(duckdb_path: Path) -> dict[str, float]:

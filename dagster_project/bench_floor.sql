@@ -1,11 +1,12 @@
 -- The benchmark's floor: plain DuckDB reading the same landing files and computing the same
 -- usage_analytics figures (spec §3.1-3.5), with no validation, quarantine, PII split, ledger,
--- incremental bookkeeping or checks. `{landing}` is replaced by the landing directory.
+-- incremental bookkeeping or checks. `{landing}` is replaced by the landing directory and
+-- `{json_files}` by the list of readable JSON-lines files.
 create or replace temp table events as
 with jsonl as (
     select event_id, event_type, occurred_at::timestamptz as occurred_at, attempt_id, session_id, user_id,
            client_id, stt_provider, duration_seconds::decimal(18,3) as duration_seconds
-    from read_json(['{landing}/transcription_events/*.jsonl', '{landing}/transcription_events/*.jsonl.gz'],
+    from read_json({json_files},
                    format = 'newline_delimited', ignore_errors = true, union_by_name = true,
                    columns = {event_id: 'VARCHAR', event_type: 'VARCHAR', occurred_at: 'VARCHAR',
                               attempt_id: 'VARCHAR', session_id: 'VARCHAR', user_id: 'VARCHAR',

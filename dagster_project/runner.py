@@ -83,14 +83,16 @@ def _first_error_line(result: Any) -> str | None:
     return None
 
 
-def _step_seconds(result: Any) -> dict[str, float]:
+def _step_seconds(records: Any) -> dict[str, float]:
+    """Wall-clock seconds of each step, from the run's event log (first to last event)."""
+    from dagster import DagsterEventType
+
+    bounds = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
     spans: dict[str, list[float]] = {}
-    for record in result.all_events:
-        if record.step_key is None:
+    for record in records:
+        if not record.step_key or record.dagster_event is None or record.dagster_event.event_type not in bounds:
             continue
-        ts = getattr(record, "timestamp", None)
-        if ts is None:
-            continue
+        ts = record.timestamp
         span = spans.setdefault(record.step_key, [ts, ts])
         span[0] = min(span[0], ts)
         span[1] = max(span[1], ts)
@@ -120,6 +122,7 @@ def run_job(job_name: str, run_config: dict[str, Any] | None = None, tags: dict[
             tags={"coachwh/actor": actor(), "coachwh/trigger": "cli", **(tags or {})},
             raise_on_error=False,
         )
+        step_seconds = _step_seconds(instance.all_logs(result.run_id))
     seconds = time.monotonic() - started
     checks = [
         CheckOutcome(
@@ -143,7 +146,7 @@ def run_job(job_name: str, run_config: dict[str, Any] | None = None, tags: dict[
         seconds=seconds,
         checks=checks,
         ingestion=ingestion,
-        step_seconds=_step_seconds(result),
+        step_seconds=step_seconds,
         log_path=str(log_path),
     )
 
