@@ -23,7 +23,7 @@ test: install
 
 ## The Dagster UI on http://127.0.0.1:3000 (assets, checks, schedules, the landing sensor).
 ui: install
-	$(VENV_BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(VENV_BIN)/coachwh ui
 
 ## The benchmark (1M and 10M events; not part of the tests). Results go to bench_results/.
 bench: install

@@ -170,6 +170,24 @@ def _print_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> No
     print(f"({len(rows)} rows)")
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Start `dagster dev` with the same settings and Dagster instance as the CLI's runs."""
+    import os
+
+    from dagster_project.config import PROJECT_ROOT
+    from dagster_project.dbt_project import ensure_manifest
+
+    Settings.from_env().export()  # also points DAGSTER_HOME at COACHWH_HOME/dagster
+    ensure_manifest()
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster) if dagster.exists() else "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
+               "-h", args.host, "-p", str(args.port)]
+    print(f"starting the Dagster UI on http://{args.host}:{args.port} (ready in about 40 s; Ctrl-C stops it)")
+    os.chdir(PROJECT_ROOT)
+    os.execvp(command[0], command)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from dagster_project.bench import main as bench_main
 
@@ -213,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query")
     sql.add_argument("--limit", type=int, default=100, help="rows to print (default 100)")
     sql.set_defaults(func=cmd_sql)
+
+    ui = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on the same warehouse")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
 
     bench = sub.add_parser("bench", help="benchmark ingestion and builds at 1M and 10M events")
     bench.add_argument("--sizes", default="1000000,10000000", help="comma-separated event counts")

@@ -8,7 +8,9 @@ point (CLI, tests, CI) calls `ensure_manifest()` first; `dagster dev` also re-pa
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import sysconfig
 from functools import cache
 from pathlib import Path
 
@@ -24,8 +26,11 @@ def dbt_target() -> str:
 
 def dbt_executable() -> str:
     """The dbt installed beside this Python (the venv need not be on PATH), else `dbt` on PATH."""
-    beside = Path(sys.executable).with_name("dbt")
-    return str(beside) if beside.exists() else "dbt"
+    for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent), str(Path(sys.prefix) / "bin")):
+        candidate = Path(folder) / "dbt"
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which("dbt") or "dbt"
 
 
 def _newest_source_mtime() -> float:
@@ -63,6 +68,11 @@ def ensure_manifest(force: bool = False) -> Path:
 def get_dbt_project():
     from dagster_dbt import DbtProject
 
+    # Under `dagster dev`, prepare_if_dev() runs `dbt parse` by name: make sure the dbt installed
+    # beside this Python is the one found, even when the virtualenv is not activated.
+    dbt_dir = str(Path(dbt_executable()).parent)
+    if shutil.which("dbt") is None and dbt_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = dbt_dir + os.pathsep + os.environ.get("PATH", "")
     project = DbtProject(
         project_dir=DBT_PROJECT_DIR,
         profiles_dir=DBT_PROJECT_DIR,
