@@ -86,7 +86,9 @@ def jsonl_projection(contract: Contract, source: str) -> str:
                     then list_filter(json_keys(raw_text), lambda k: k not in {known}) end as extra_keys
         from (
             select file_idx, line_number, raw_text,
-                   case when trim(raw_text) = '' then 'blank_line'
+                   -- the usual line is a valid JSON object: the trims run only for the others
+                   case when left(raw_text, 1) = '{{' and json_valid(raw_text) then null
+                        when trim(raw_text) = '' then 'blank_line'
                         when not json_valid(raw_text) then 'malformed_json'
                         when left(ltrim(raw_text), 1) <> '{{' then 'not_a_json_object' end as root_reason
             from {source}

@@ -48,66 +48,44 @@ session_attempts as (
 
 {% endif %}
 
-sequenced_attempts as (
+{%- set session_order = "partition by session_id order by started_at, attempt_id" -%}
 
+classified as (
+
+    -- One sort of each session's attempts serves every window below. An attempt without an
+    -- outcome yet (started only) is skipped when looking back for the previous outcome.
     select
         *,
-        row_number() over (
-            partition by session_id order by started_at, attempt_id
-        ) as attempt_sequence,
-        max(source_batch_id) over (partition by session_id) as session_batch_id
+        row_number() over ({{ session_order }}) as attempt_sequence,
+        max(source_batch_id) over (
+            {{ session_order }} rows between unbounded preceding and unbounded following
+        ) as session_batch_id,
+        case when outcome is not null then
+            {{ coachwh.last_non_null_before('outcome', session_order) }}
+        end as previous_outcome,
+        case when outcome is not null then
+            {{ coachwh.last_non_null_before('case when outcome is not null then attempt_id end', session_order) }}
+        end as previous_outcome_attempt_id,
+        case when outcome = 'completed' then
+            {{ coachwh.last_non_null_before("case when outcome = 'completed' then attempt_id end", session_order) }}
+        end as parent_attempt_id
     from session_attempts
 
 ),
 
-attempts_with_outcome as (
-
-    -- an attempt without an outcome yet (started only) is skipped when looking back
-    select
-        attempt_id,
-        lag(outcome) over (
-            partition by session_id order by started_at, attempt_id
-        ) as previous_outcome,
-        lag(attempt_id) over (
-            partition by session_id order by started_at, attempt_id
-        ) as previous_outcome_attempt_id
-    from sequenced_attempts
-    where outcome is not null
-
-),
-
-completed_attempts as (
+typed as (
 
     select
-        attempt_id,
-        lag(attempt_id) over (
-            partition by session_id order by started_at, attempt_id
-        ) as parent_attempt_id
-    from sequenced_attempts
-    where outcome = 'completed'
-
-),
-
-classified as (
-
-    select
-        sequenced_attempts.*,
-        attempts_with_outcome.previous_outcome,
-        attempts_with_outcome.previous_outcome_attempt_id,
-        completed_attempts.parent_attempt_id,
+        *,
         case
-            when sequenced_attempts.outcome = 'completed' then
+            when outcome = 'completed' then
                 case
-                    when attempts_with_outcome.previous_outcome is null then 'original'
-                    when attempts_with_outcome.previous_outcome = 'failed' then 'retry_failed'
+                    when previous_outcome is null then 'original'
+                    when previous_outcome = 'failed' then 'retry_failed'
                     else 'retry_success'
                 end
         end as transcription_type
-    from sequenced_attempts
-    left join attempts_with_outcome
-        on sequenced_attempts.attempt_id = attempts_with_outcome.attempt_id
-    left join completed_attempts
-        on sequenced_attempts.attempt_id = completed_attempts.attempt_id
+    from classified
 
 ),
 
@@ -142,7 +120,7 @@ final as (
         end as billing_reason,
         coalesce(transcription_type in ('original', 'retry_success'), false) as is_billable,
         session_batch_id as source_batch_id
-    from classified
+    from typed
 
 )
 
