@@ -109,8 +109,11 @@ def run_job(job_name: str, run_config: dict[str, Any] | None = None, tags: dict[
 
     job = defs.resolve_job_def(job_name)
     config = {**QUIET_LOGGING, **(run_config or {})}
-    log_path = Settings.from_env().home / "logs" / f"{job_name}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_dir = Settings.from_env().home / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{job_name}-{time.strftime('%Y%m%dT%H%M%S')}.log"
+    for old in sorted(log_dir.glob(f"{job_name}-*.log"))[:-50]:
+        old.unlink()  # keep the last 50 runs' logs
     started = time.monotonic()
     # dagster-dbt echoes every dbt log line to stdout; the CLI keeps them in a log file instead
     # and prints a summary.

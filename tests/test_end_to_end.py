@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,18 +18,16 @@ from dagster_project.warehouse import connection
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory):
     """One simulated landing zone built once through the same job the CLI and the UI run."""
-    import os
-
     home = tmp_path_factory.mktemp("e2e") / "home"
     saved = dict(os.environ)
     for var in ("COACHWH_LANDING_DIR", "COACHWH_DUCKDB_PATH", "DAGSTER_HOME"):
         os.environ.pop(var, None)
     os.environ.update({"COACHWH_HOME": str(home), "COACHWH_DUCKDB_MEMORY_LIMIT": "2GB", "COACHWH_DUCKDB_THREADS": "2"})
     summary = generate(home / "landing", seed=3, coaches=10, months=2, events_per_month=2000)
-    from dagster_project.runner import run_build
-
-    first = run_build(as_of="2026-11-05T00:00:00Z")
-    yield {"home": home, "summary": summary, "first": first, "settings": Settings.from_env()}
+    # The first build goes through the console script exactly as a user runs it.
+    cli = subprocess.run([sys.executable, "-m", "dagster_project.cli", "run", "--as-of", "2026-11-05T00:00:00Z"],
+                         env=dict(os.environ), capture_output=True, text=True, timeout=900)
+    yield {"home": home, "summary": summary, "cli": cli, "settings": Settings.from_env()}
     os.environ.clear()
     os.environ.update(saved)
 
@@ -36,13 +37,14 @@ def _query(settings: Settings, sql: str) -> list[tuple]:
         return conn.execute(sql).fetchall()
 
 
-def test_a_run_over_simulated_data_succeeds_with_only_warning_checks_failing(warehouse):
-    outcome = warehouse["first"]
-    assert outcome.success, outcome.error
-    assert outcome.blocking_failures == []
-    assert outcome.exit_code == 0
+def test_coachwh_run_over_simulated_data_exits_0_and_says_what_was_quarantined(warehouse):
+    cli = warehouse["cli"]
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert "succeeded" in cli.stdout
     # The simulator injects bad lines and contradicting terminal events: warnings, not failures.
-    assert {c.name for c in outcome.warnings} >= {"quarantine_is_empty"}
+    assert "warning: raw/quarantine quarantine_is_empty did not pass" in cli.stdout
+    assert "FAILED" not in cli.stdout
+    assert f"warehouse: {warehouse['settings'].duckdb_path}" in cli.stdout
 
 
 def test_every_valid_record_the_platform_sent_is_loaded_exactly_once(warehouse):
@@ -134,3 +136,14 @@ def test_the_scheduled_checks_job_runs_checks_without_rebuilding(warehouse):
     assert len(outcome.checks) > 50
     assert outcome.ingestion == {}
     assert Path(warehouse["settings"].duckdb_path).stat().st_mtime_ns == before
+
+
+def test_a_lost_raw_row_fails_the_blocking_reconciliation_check_and_the_exit_code(warehouse):
+    """Runs last: it damages the warehouse on purpose."""
+    from dagster_project.runner import run_checks
+
+    with connection(warehouse["settings"]) as conn:
+        conn.execute("delete from raw.transcription_events where event_id = (select min(event_id) from raw.transcription_events)")
+    outcome = run_checks()
+    assert outcome.exit_code == 1
+    assert "every_file_reconciles" in {c.name for c in outcome.blocking_failures}
