@@ -41,7 +41,10 @@ def open_connection(settings: Settings, read_only: bool = False, wait_seconds: f
             f"no warehouse at {settings.duckdb_path}; build it first with `coachwh run` or `coachwh demo`"
         )
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-    config = {"memory_limit": settings.memory_limit, "threads": str(settings.threads)}
+    # Nothing reads rows back in insertion order (files and lines are explicit columns), and not
+    # keeping it lets DuckDB stream large inserts within its memory limit.
+    config = {"memory_limit": settings.memory_limit, "threads": str(settings.threads),
+              "preserve_insertion_order": "false"}
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
