@@ -124,8 +124,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         shutil.rmtree(landing)
     print(f"generating a platform dataset in {landing} ...")
     summary = _generate(landing, args)
-    counts = summary.to_dict()
-    print(f"  {counts.get('records', counts)}")
+    records = summary.to_dict().get("records", {})
+    print("  records written: " + ", ".join(f"{stream} {n}" for stream, n in records.items()))
     print("building the warehouse (ingest, dbt build, checks) ...")
     outcome = run_build(as_of=args.as_of or "")
     _print_run(outcome)
@@ -145,11 +145,11 @@ def cmd_sql(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     conn = open_connection(settings, read_only=True, wait_seconds=5)
     try:
-        relation = conn.sql(args.query)
-        if relation is None:
+        result = conn.execute(args.query)
+        if result.description is None:
             return 0
-        columns = relation.columns
-        rows = relation.fetchmany(args.limit + 1)
+        columns = [d[0] for d in result.description]
+        rows = result.fetchmany(args.limit + 1)
     except duckdb.Error as exc:
         raise CoachwhError(f"query failed: {str(exc).splitlines()[0]}") from exc
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -107,6 +108,9 @@ def run_job(job_name: str, run_config: dict[str, Any] | None = None, tags: dict[
 
     from dagster_project.definitions import defs
 
+    # Libraries log at INFO through the root logger; the CLI prints its own summary instead.
+    for name in ("dagster", "great_expectations", "dbt"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     job = defs.resolve_job_def(job_name)
     config = {**QUIET_LOGGING, **(run_config or {})}
     log_dir = Settings.from_env().home / "logs"

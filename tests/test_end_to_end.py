@@ -138,6 +138,15 @@ def test_the_scheduled_checks_job_runs_checks_without_rebuilding(warehouse):
     assert Path(warehouse["settings"].duckdb_path).stat().st_mtime_ns == before
 
 
+def test_coachwh_sql_prints_a_query_as_a_table(warehouse):
+    (count,) = _query(warehouse["settings"], "select count(*) from marts.usage_logs")[0]
+    result = subprocess.run([sys.executable, "-m", "dagster_project.cli", "sql",
+                             "select count(*) as usage_logs from marts.usage_logs"],
+                            env=dict(os.environ), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["usage_logs", "-" * len("usage_logs"), str(count), "(1", "rows)"]
+
+
 def test_a_lost_raw_row_fails_the_blocking_reconciliation_check_and_the_exit_code(warehouse):
     """Runs last: it damages the warehouse on purpose."""
     from dagster_project.runner import run_checks
