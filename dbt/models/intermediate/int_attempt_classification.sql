@@ -19,34 +19,9 @@ with transcription_attempts as (
 
 ),
 
-{% if is_incremental() %}
-
-touched_sessions as (
-
-    select distinct session_id
-    from transcription_attempts
-    where source_batch_id > {{ coachwh.incremental_watermark('source_batch_id') }}
-
-),
-
 session_attempts as (
-
-    select transcription_attempts.*
-    from transcription_attempts
-    inner join touched_sessions
-        on transcription_attempts.session_id = touched_sessions.session_id
-
+{{ coachwh.rows_touched_since_watermark('transcription_attempts', 'session_id', 'source_batch_id', 'source_batch_id') }}
 ),
-
-{% else %}
-
-session_attempts as (
-
-    select * from transcription_attempts
-
-),
-
-{% endif %}
 
 {%- set session_order = "partition by session_id order by started_at, attempt_id" -%}
 

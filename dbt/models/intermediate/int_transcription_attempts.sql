@@ -18,34 +18,9 @@ with transcription_events as (
 
 ),
 
-{% if is_incremental() %}
-
-touched_attempts as (
-
-    select distinct attempt_id
-    from transcription_events
-    where batch_id > {{ coachwh.incremental_watermark('source_batch_id') }}
-
-),
-
 attempt_events as (
-
-    select transcription_events.*
-    from transcription_events
-    inner join touched_attempts
-        on transcription_events.attempt_id = touched_attempts.attempt_id
-
+{{ coachwh.rows_touched_since_watermark('transcription_events', 'attempt_id', 'batch_id', 'source_batch_id') }}
 ),
-
-{% else %}
-
-attempt_events as (
-
-    select * from transcription_events
-
-),
-
-{% endif %}
 
 started_events as (
 
