@@ -71,10 +71,6 @@ class IngestionReport:
             row["rejected_files"] += f.status == "rejected"
         return out
 
-    @property
-    def streams_loaded(self) -> set[str]:
-        return {f.stream for f in self.files if f.rows_loaded}
-
 
 # Called just before COMMIT with the batch id; tests use it to simulate a crash mid-batch.
 BeforeCommitHook = Callable[[int], None]
