@@ -26,8 +26,17 @@ def _print_run(outcome) -> None:
         summary = ing.get("summary")
         if summary and ing.get("new_files"):
             print(summary)
-    passed = sum(c.passed for c in outcome.checks)
-    print(f"checks: {passed} of {len(outcome.checks)} passed")
+    close = outcome.materializations.get("billing/monthly_close")
+    if close:
+        print(
+            f"billing close {close['billing_month']}: "
+            f"{'closed now' if close['newly_closed'] else 'already closed'}, {close['statements']} statements, "
+            f"{close['adjustments_frozen']} adjustments frozen, month digest {close['month_digest']}; "
+            f"months closed by this run: {close['months_closed_by_this_run']}"
+        )
+    if outcome.checks:
+        passed = sum(c.passed for c in outcome.checks)
+        print(f"checks: {passed} of {len(outcome.checks)} passed")
     for check in outcome.warnings:
         print(f"  warning: {check.asset} {check.name} did not pass (severity WARN, not blocking)")
     for check in outcome.blocking_failures:
@@ -61,9 +70,46 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CoachwhError("--full-refresh needs --reason \"why\": full refreshes are recorded with their reason")
     outcome = run_build(as_of=args.as_of or "", full_refresh=args.full_refresh, reason=args.reason)
     _print_run(outcome)
+    if outcome.exit_code == 0:
+        outcome = _close_due(args.as_of or "") or outcome
     print(f"warehouse: {settings.duckdb_path}")
     if args.timings_json:
         Path(args.timings_json).write_text(json.dumps({"stages": outcome.stages(), "steps": outcome.step_seconds}))
+    return outcome.exit_code
+
+
+def _close_due(as_of: str):
+    from dagster_project.runner import close_due_months
+
+    close, skipped = close_due_months(as_of)
+    if close is not None:
+        print("billing close:")
+        _print_run(close)
+    for month in skipped:
+        print(f"billing: {month} is due as of --as-of but is not a billing partition yet (a future month); left open")
+    return close
+
+
+def cmd_billing_close(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from dagster_project.asof import resolve_as_of
+    from dagster_project.billing.close import closes_at, parse_month
+    from dagster_project.runner import run_close
+
+    settings = Settings.from_env()
+    month = parse_month(args.month)
+    as_of = resolve_as_of(args.as_of or "")
+    if closes_at(month, settings.grace_days) > datetime.fromisoformat(as_of):
+        # The same refusal the close asset gives, without starting a run.
+        raise CoachwhError(
+            f"{month:%Y-%m} cannot be closed before {closes_at(month, settings.grace_days).isoformat()} "
+            f"(its end plus {settings.grace_days} days' grace); as of {as_of} it is still open"
+        )
+    if not settings.duckdb_path.exists():
+        raise CoachwhError(f"no warehouse at {settings.duckdb_path}; build it first with `coachwh run`")
+    outcome = run_close(f"{month:%Y-%m}", as_of=args.as_of or "")
+    _print_run(outcome)
     return outcome.exit_code
 
 
@@ -212,6 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reason", help="why (required with --full-refresh)")
     run.add_argument("--timings-json", help=argparse.SUPPRESS)  # written by the benchmark
     run.set_defaults(func=cmd_run)
+
+    billing = sub.add_parser("billing", help="monthly billing")
+    billing_sub = billing.add_subparsers(dest="billing_command", required=True)
+    close = billing_sub.add_parser("close", help="close a billing month (and any earlier month still open)")
+    close.add_argument("--month", required=True, help="the billing month, YYYY-MM")
+    close.add_argument("--as-of", help="act as of this instant (ISO-8601 with offset), default now")
+    close.set_defaults(func=cmd_billing_close)
 
     check = sub.add_parser("check", help="run every asset check without rebuilding")
     check.set_defaults(func=cmd_check)

@@ -12,6 +12,8 @@ from dagster_dbt import DbtCliResource
 from dagster_project.config import Settings
 from dagster_project.dbt_project import dbt_executable, get_dbt_project
 from dagster_project.defs import jobs
+from dagster_project.defs.billing import assets as billing_assets
+from dagster_project.defs.billing import checks as billing_checks
 from dagster_project.defs.ingestion import assets as ingestion_assets
 from dagster_project.defs.ingestion import checks as ingestion_checks
 from dagster_project.defs.ingestion.sensors import landing_sensor_for
@@ -23,12 +25,16 @@ from dagster_project.resources import WarehouseResource
 Settings.from_env().export()
 
 defs = dg.Definitions(
-    assets=[ingestion_assets.ingest_landing_files, usage_assets.coachwh_dbt_models],
+    assets=[ingestion_assets.ingest_landing_files, usage_assets.coachwh_dbt_models, billing_assets.monthly_close],
     asset_checks=[
-        *dg.load_asset_checks_from_modules([ingestion_checks, usage_checks]),
+        *dg.load_asset_checks_from_modules([ingestion_checks, usage_checks, billing_checks]),
     ],
-    jobs=[jobs.build_job, jobs.checks_job],
-    schedules=[jobs.daily_build_schedule, jobs.scheduled_checks_schedule],
+    jobs=[jobs.build_job, jobs.checks_job, billing_assets.close_job],
+    schedules=[
+        jobs.daily_build_schedule,
+        jobs.scheduled_checks_schedule,
+        billing_assets.close_schedule(Settings.from_env().grace_days),
+    ],
     sensors=[landing_sensor_for(jobs.build_job)],
     resources={
         "warehouse": WarehouseResource(),

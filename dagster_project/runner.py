@@ -18,7 +18,8 @@ from typing import Any
 from dagster_project.config import Settings
 from dagster_project.dbt_project import ensure_manifest
 
-QUIET_LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The CLI prints its own summary; run and step errors stay in the run log (the UI shows them).
+QUIET_LOGGING = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class RunOutcome:
     seconds: float
     checks: list[CheckOutcome] = field(default_factory=list)
     ingestion: dict[str, Any] = field(default_factory=dict)
+    materializations: dict[str, dict[str, Any]] = field(default_factory=dict)
     step_seconds: dict[str, float] = field(default_factory=dict)
     log_path: str = ""
 
@@ -100,7 +102,12 @@ def _step_seconds(records: Any) -> dict[str, float]:
     return {key: round(end - start, 3) for key, (start, end) in spans.items()}
 
 
-def run_job(job_name: str, run_config: dict[str, Any] | None = None, tags: dict[str, str] | None = None) -> RunOutcome:
+def run_job(
+    job_name: str,
+    run_config: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
+    partition_key: str | None = None,
+) -> RunOutcome:
     """Execute one job of the definitions in this process and summarize it."""
     Settings.from_env().export()
     ensure_manifest()
@@ -128,6 +135,7 @@ def run_job(job_name: str, run_config: dict[str, Any] | None = None, tags: dict[
             run_config=config,
             tags={"coachwh/actor": actor(), "coachwh/trigger": "cli", **(tags or {})},
             raise_on_error=False,
+            partition_key=partition_key,
         )
         step_seconds = _step_seconds(instance.all_logs(result.run_id))
     seconds = time.monotonic() - started
@@ -141,11 +149,13 @@ def run_job(job_name: str, run_config: dict[str, Any] | None = None, tags: dict[
         )
         for ev in result.get_asset_check_evaluations()
     ]
-    ingestion: dict[str, Any] = {}
+    materializations: dict[str, dict[str, Any]] = {}
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
-        if materialization.asset_key.path == ["raw", "ingested_files"]:
-            ingestion = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+        materializations["/".join(materialization.asset_key.path)] = {
+            k: getattr(v, "value", v) for k, v in materialization.metadata.items()
+        }
+    ingestion = materializations.get("raw/ingested_files", {})
     return RunOutcome(
         run_id=result.run_id,
         success=result.success,
@@ -153,6 +163,7 @@ def run_job(job_name: str, run_config: dict[str, Any] | None = None, tags: dict[
         seconds=seconds,
         checks=checks,
         ingestion=ingestion,
+        materializations=materializations,
         step_seconds=step_seconds,
         log_path=str(log_path),
     )
@@ -170,3 +181,33 @@ def run_build(as_of: str = "", full_refresh: bool = False, reason: str | None = 
 
 def run_checks() -> RunOutcome:
     return run_job("coachwh_scheduled_checks")
+
+
+def run_close(month: str, as_of: str = "") -> RunOutcome:
+    """Close billing month `month` (YYYY-MM) as of `as_of`, through the partitioned close job."""
+    return run_job("billing_monthly_close", partition_key=f"{month}-01", tags={"coachwh/as_of": as_of or ""})
+
+
+def close_due_months(as_of: str) -> tuple[RunOutcome | None, list[str]]:
+    """After a build: close every month due as of `as_of` (the latest one closes the earlier ones).
+
+    Returns the close run (None when nothing is due) and the due months that are not partitions
+    yet (an --as-of later than the current month), which are left open.
+    """
+    from datetime import datetime
+
+    from dagster_project.asof import resolve_as_of
+    from dagster_project.billing.close import due_months
+    from dagster_project.defs.billing.assets import BILLING_MONTHS
+    from dagster_project.warehouse import connection
+
+    settings = Settings.from_env()
+    moment = datetime.fromisoformat(resolve_as_of(as_of))
+    with connection(settings, read_only=True) as conn:
+        due = [f"{m:%Y-%m}" for m in due_months(conn, moment, settings.grace_days)]
+    partitions = set(BILLING_MONTHS.get_partition_keys())
+    closable = [m for m in due if f"{m}-01" in partitions]
+    skipped = [m for m in due if m not in closable]
+    if not closable:
+        return None, skipped
+    return run_close(closable[-1], as_of=as_of), skipped

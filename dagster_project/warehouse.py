@@ -112,6 +112,56 @@ INFRA_DDL = (
         raw_text VARCHAR,
         quarantined_at TIMESTAMPTZ NOT NULL
     )""",
+    "create schema if not exists billing",
+    # The closed-months ledger and what each close froze: written only by the close operation,
+    # append-only, in one transaction per month (see docs/billing.md).
+    """create table if not exists billing.closed_months (
+        billing_month DATE NOT NULL,
+        closed_at TIMESTAMPTZ NOT NULL,
+        as_of TIMESTAMPTZ NOT NULL,
+        grace_days INTEGER NOT NULL,
+        statements BIGINT NOT NULL,
+        month_digest VARCHAR NOT NULL,
+        run_id VARCHAR,
+        actor VARCHAR NOT NULL
+    )""",
+    """create table if not exists billing.closed_statements (
+        user_id VARCHAR NOT NULL,
+        billing_month DATE NOT NULL,
+        plan VARCHAR NOT NULL,
+        subscription_fee_usd DECIMAL(18,2) NOT NULL,
+        included_minutes INTEGER,
+        billable_seconds DECIMAL(18,3) NOT NULL,
+        billable_minutes BIGINT NOT NULL,
+        minutes_over_quota BIGINT NOT NULL,
+        usage_charges_usd DECIMAL(18,6) NOT NULL,
+        adjustments_usd DECIMAL(18,6) NOT NULL,
+        total_usd DECIMAL(18,6) NOT NULL,
+        usage_log_count BIGINT NOT NULL,
+        statement_digest VARCHAR NOT NULL,
+        closed_at TIMESTAMPTZ NOT NULL
+    )""",
+    """create table if not exists billing.closed_log_charges (
+        usage_log_id VARCHAR NOT NULL,
+        user_id VARCHAR NOT NULL,
+        billing_month DATE NOT NULL,
+        transcription_type VARCHAR NOT NULL,
+        billable_seconds DECIMAL(18,3) NOT NULL,
+        cost_usd DECIMAL(18,6) NOT NULL,
+        closed_at TIMESTAMPTZ NOT NULL
+    )""",
+    """create table if not exists billing.closed_adjustments (
+        adjustment_id VARCHAR NOT NULL,
+        user_id VARCHAR NOT NULL,
+        usage_log_id VARCHAR NOT NULL,
+        original_month DATE NOT NULL,
+        applied_month DATE NOT NULL,
+        reason VARCHAR NOT NULL,
+        delta_billable_seconds DECIMAL(18,3) NOT NULL,
+        delta_usage_charges_usd DECIMAL(18,6) NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        closed_at TIMESTAMPTZ NOT NULL
+    )""",
     """create table if not exists vault.pii (
         subject_type VARCHAR NOT NULL,
         subject_id VARCHAR NOT NULL,

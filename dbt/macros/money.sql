@@ -54,3 +54,16 @@
 {% macro duckdb__ceil_minutes(seconds) -%}
     cast((cast(cast({{ seconds }} as decimal(38, 3)) * 1000 as hugeint) + 59999) // 60000 as integer)
 {%- endmacro %}
+
+{#- Lowercase hex SHA-256 of a text expression (statement digests). -#}
+{% macro sha256_hex(text) -%}
+    {{ return(adapter.dispatch('sha256_hex', 'coachwh')(text)) }}
+{%- endmacro %}
+
+{% macro default__sha256_hex(text) -%}
+    sha2({{ text }}, 256)
+{%- endmacro %}
+
+{% macro duckdb__sha256_hex(text) -%}
+    sha256({{ text }})
+{%- endmacro %}

@@ -36,3 +36,16 @@
 {% macro spark__utc_date(ts) -%}
     cast(to_utc_timestamp({{ ts }}, current_timezone()) as date)
 {%- endmacro %}
+
+{#- The engine's type for an instant (UTC-normalized timestamp). -#}
+{% macro type_timestamptz() -%}
+    {{ return(adapter.dispatch('type_timestamptz', 'coachwh')()) }}
+{%- endmacro %}
+
+{% macro default__type_timestamptz() -%}
+    {{ dbt.type_timestamp() }}
+{%- endmacro %}
+
+{% macro duckdb__type_timestamptz() -%}
+    timestamptz
+{%- endmacro %}

@@ -1,0 +1,1 @@
+"""Monthly billing closes: freezing a month's statements so they never change again."""

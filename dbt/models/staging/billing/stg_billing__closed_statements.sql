@@ -1,0 +1,13 @@
+with source as (
+
+    select * from {{ source('billing', 'closed_statements') }}
+
+),
+
+final as (
+
+    select * from source
+
+)
+
+select * from final
