@@ -68,10 +68,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     _require_landing(settings)
     if args.full_refresh and not args.reason:
         raise CoachwhError("--full-refresh needs --reason \"why\": full refreshes are recorded with their reason")
-    outcome = run_build(as_of=args.as_of or "", full_refresh=args.full_refresh, reason=args.reason)
-    _print_run(outcome)
-    if outcome.exit_code == 0:
-        outcome = _close_due(args.as_of or "") or outcome
+    if args.full_refresh:
+        outcome = run_build(as_of=args.as_of or "", full_refresh=True, reason=args.reason)
+        _print_run(outcome)
+        outcome = (_close_due(args.as_of or "") or outcome) if outcome.exit_code == 0 else outcome
+    else:
+        outcome = _run_and_close(args.as_of or "")
     print(f"warehouse: {settings.duckdb_path}")
     if args.timings_json:
         Path(args.timings_json).write_text(json.dumps({"stages": outcome.stages(), "steps": outcome.step_seconds}))
@@ -83,7 +85,6 @@ def _close_due(as_of: str):
 
     close, skipped = close_due_months(as_of)
     if close is not None:
-        print("billing close:")
         _print_run(close)
     for month in skipped:
         print(f"billing: {month} is due as of --as-of but is not a billing partition yet (a future month); left open")
@@ -159,28 +160,68 @@ def _headline(settings: Settings) -> None:
     print("  by type: " + ", ".join(f"{t} {n}" for t, n in by_type))
     print(f"  usage charges: {cost} USD")
     print(f"  quarantined records: {quarantined} (see raw.quarantine)")
+    with connection(settings, read_only=True) as conn:
+        closed = [m for (m,) in conn.execute(
+            "select strftime(billing_month, '%Y-%m') from billing.closed_months order by 1").fetchall()]
+        statements, revenue = conn.execute(
+            "select count(*), coalesce(sum(total_usd), 0) from marts.billing_statements").fetchall()[0]
+        adjustments, adjusted = conn.execute(
+            "select count(*), coalesce(sum(delta_usage_charges_usd), 0) from marts.billing_adjustments").fetchall()[0]
+    print(f"  billing: {statements} statements, {revenue} USD in total; closed months: {', '.join(closed) or 'none'}")
+    print(f"  adjustments for late data after a close: {adjustments} ({adjusted} USD; see marts.billing_adjustments)")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from dagster_project.runner import run_build
+    """Generate a dataset and build it in two deliveries, closing months in between.
+
+    First the files delivered until the day after the second-to-last month closes, built as of
+    that day (so the earlier months close); then the rest, built as of --as-of (default now). Late
+    events of a closed month in the second delivery show up as billing adjustments.
+    """
+    import tempfile
+    from datetime import timedelta
+
+    from dagster_project.billing.close import closes_at, parse_month
+    from dagster_project.simulator.delivery import deliver
 
     settings = Settings.from_env()
     landing = settings.landing_dir
     if landing.exists() and args.fresh:
         shutil.rmtree(landing)
-    print(f"generating a platform dataset in {landing} ...")
-    summary = _generate(landing, args)
-    records = summary.to_dict().get("records", {})
-    print("  records written: " + ", ".join(f"{stream} {n}" for stream, n in records.items()))
-    print("building the warehouse (ingest, dbt build, checks) ...")
-    outcome = run_build(as_of=args.as_of or "")
-    _print_run(outcome)
-    if outcome.success:
+    last_month = parse_month(args.start_month)
+    for _ in range(args.months - 2):
+        last_month = (last_month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    first_as_of = closes_at(last_month, settings.grace_days) + timedelta(days=1) if args.months >= 2 else None
+    with tempfile.TemporaryDirectory(prefix="coachwh-simulated-") as scratch:
+        print(f"generating a platform dataset ({args.coaches} coaches, {args.months} months) ...")
+        summary = _generate(Path(scratch), args)
+        records = summary.to_dict().get("records", {})
+        print("  records: " + ", ".join(f"{stream} {n}" for stream, n in records.items()))
+        waves = [(first_as_of.date(), None, first_as_of.isoformat()), (None, first_as_of.date(), args.as_of or "")] \
+            if first_as_of else [(None, None, args.as_of or "")]
+        for number, (before, since, as_of) in enumerate(waves, start=1):
+            copied = deliver(Path(scratch), landing, before=before, since=since)
+            when = f"as of {as_of}" if as_of else "as of now"
+            print(f"\ndelivery {number} of {len(waves)}: {copied} files into {landing}; building {when} ...")
+            outcome = _run_and_close(as_of)
+            if outcome.exit_code != 0:
+                break
+    if outcome.exit_code == 0:
         _headline(settings)
     print(f"\nwarehouse: {settings.duckdb_path}")
-    print('query it:  coachwh sql "select * from marts.usage_analytics limit 10"')
+    print('query it:  coachwh sql "select * from marts.billing_statements limit 10"')
     print("open the Dagster UI:  make ui   (then http://127.0.0.1:3000)")
     return outcome.exit_code
+
+
+def _run_and_close(as_of: str):
+    from dagster_project.runner import run_build
+
+    outcome = run_build(as_of=as_of)
+    _print_run(outcome)
+    if outcome.exit_code == 0:
+        outcome = _close_due(as_of) or outcome
+    return outcome
 
 
 def cmd_sql(args: argparse.Namespace) -> int:

@@ -22,9 +22,16 @@ def test_the_definitions_load_with_every_asset_check_schedule_and_sensor(defs):
     assert {f"raw/{s}" for s in STREAMS} <= keys
     assert {"raw/quarantine", "raw/ingested_files", "vault/pii", "marts/usage_logs", "marts/usage_analytics",
             "reference/stt_rates", "reference/plans"} <= keys
-    assert {s.name for s in repo.schedule_defs} == {"daily_build", "daily_checks"}
+    assert {"marts/billing_statements", "marts/billing_adjustments", "billing/monthly_close"} <= keys
+    assert {s.name for s in repo.schedule_defs} == {"daily_build", "daily_checks", "monthly_billing_close"}
     assert {s.name for s in repo.sensor_defs} == {"landing_directory_sensor"}
-    assert {"coachwh_build", "coachwh_scheduled_checks"} <= {j.name for j in repo.get_all_jobs()}
+    assert {"coachwh_build", "coachwh_scheduled_checks", "billing_monthly_close"} <= {j.name for j in repo.get_all_jobs()}
+
+
+def test_the_close_schedule_runs_after_the_grace_period(defs):
+    schedule = defs.get_repository_def().get_schedule_def("monthly_billing_close")
+    assert schedule.cron_schedule == "0 4 4 * *"
+    assert schedule.execution_timezone in (None, "UTC")
 
 
 def test_dbt_sources_are_the_assets_ingestion_materializes(defs):

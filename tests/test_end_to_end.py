@@ -45,6 +45,12 @@ def test_coachwh_run_over_simulated_data_exits_0_and_says_what_was_quarantined(w
     assert "warning: raw/quarantine quarantine_is_empty did not pass" in cli.stdout
     assert "FAILED" not in cli.stdout
     assert f"warehouse: {warehouse['settings'].duckdb_path}" in cli.stdout
+    # As of 2026-11-05, September and October are past their end plus 3 days' grace: closed.
+    assert "billing close 2026-10: closed now" in cli.stdout
+    assert "months closed by this run: 2026-09, 2026-10" in cli.stdout
+    assert _query(warehouse["settings"], "select strftime(billing_month, '%Y-%m') from billing.closed_months order by 1") == [
+        ("2026-09",), ("2026-10",)
+    ]
 
 
 def test_every_valid_record_the_platform_sent_is_loaded_exactly_once(warehouse):
@@ -125,6 +131,13 @@ def test_new_files_load_only_what_is_new_and_logs_survive_a_hard_delete(warehous
     assert _query(settings, f"select count(*) from marts.usage_logs where client_id = '{client_id}'")[0][0] == logs_before + 1
     assert _query(settings, "select cost_usd::varchar, transcription_type from marts.usage_logs "
                             "where attempt_id = 'att_e2e_1'") == [("0.000033", "original")]
+    # October is closed: the late completion is billed as an adjustment in November.
+    assert _query(settings, "select a.reason, strftime(a.original_month, '%Y-%m'), strftime(a.applied_month, '%Y-%m'), "
+                            "a.delta_usage_charges_usd::varchar from marts.billing_adjustments as a "
+                            "join marts.usage_logs using (usage_log_id) where attempt_id = 'att_e2e_1'") == [
+        ("late_usage", "2026-10", "2026-11", "0.000033")
+    ]
+    assert "every_user_reconciles_with_usage_logs" not in {c.name for c in outcome.blocking_failures}
 
 
 def test_the_scheduled_checks_job_runs_checks_without_rebuilding(warehouse):

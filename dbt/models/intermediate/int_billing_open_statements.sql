@@ -2,7 +2,7 @@
 
 {#-
   Spec §3.9. One row per user and open billing month (every month after the last closed one, up
-  to the month of the run's `as_of`) in which the user had a usage log, a paid plan at the
+  to the month of the run's `as_of` or of the latest usage log) in which the user had a usage log, a paid plan at the
   month's end, or an adjustment booked into the month. Figures are today's truth; a close
   freezes them (billing.closed_statements) and marts.billing_statements then shows the frozen row.
 -#}
@@ -49,7 +49,11 @@ bounds as (
             (select min(billing_month) from log_charges),
             cast('{{ as_of_month }}' as date)
         ) as first_month,
-        cast('{{ as_of_month }}' as date) as last_month
+        -- usage is billed in its month even if the run acts as of an earlier day
+        greatest(
+            cast('{{ as_of_month }}' as date),
+            coalesce((select max(billing_month) from log_charges), cast('{{ as_of_month }}' as date))
+        ) as last_month
 
 ),
 
