@@ -49,3 +49,17 @@
 {% macro duckdb__type_timestamptz() -%}
     timestamptz
 {%- endmacro %}
+
+{#- The instant a UTC calendar date starts, comparable with timestamptz columns whatever the
+    session's time zone (a bare date would be read in the session's zone). -#}
+{% macro utc_start_of(date_expr) -%}
+    {{ return(adapter.dispatch('utc_start_of', 'coachwh')(date_expr)) }}
+{%- endmacro %}
+
+{% macro default__utc_start_of(date_expr) -%}
+    cast({{ date_expr }} as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{% macro duckdb__utc_start_of(date_expr) -%}
+    timezone('UTC', cast({{ date_expr }} as timestamp))
+{%- endmacro %}

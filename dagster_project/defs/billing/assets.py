@@ -13,6 +13,9 @@ from dagster_project.runner import actor
 # end_offset=1: the current month is a partition too, so that a close asked for early is refused
 # with the grace-period message rather than an unknown-partition error.
 BILLING_MONTHS = dg.MonthlyPartitionsDefinition(start_date="2025-01-01", timezone="UTC", end_offset=1)
+# The statements read the closed tables this asset writes (dbt sources billing.closed_*), so the
+# graph shows the close upstream of them; that the close also reads the open statements is said
+# in its description rather than drawn, which would make a cycle.
 MONTHLY_CLOSE_KEY = dg.AssetKey(["billing", "monthly_close"])
 STATEMENTS_KEY = dg.AssetKey(["marts", "billing_statements"])
 
@@ -20,11 +23,11 @@ STATEMENTS_KEY = dg.AssetKey(["marts", "billing_statements"])
 @dg.asset(
     key=MONTHLY_CLOSE_KEY,
     partitions_def=BILLING_MONTHS,
-    deps=[STATEMENTS_KEY],
     group_name="billing",
     kinds={"duckdb"},
     description=(
-        "The close of one billing month (partition = month, UTC): its statements, the per-log "
+        "The close of one billing month (partition = month, UTC): its open statements "
+        "(marts/billing_statements), the per-log "
         "charges they cover and the adjustments booked into it are frozen in schema `billing`, "
         "never to change. Refused before the month's end plus the grace period; closing a closed "
         "month changes nothing; earlier months still open are closed first."

@@ -12,12 +12,17 @@ from dagster_project.asof import resolve_as_of
 from dagster_project.config import Settings
 from dagster_project.dbt_project import get_dbt_project
 
+CLOSE_KEY = dg.AssetKey(["billing", "monthly_close"])
+
 
 class CoachwhDbtTranslator(DagsterDbtTranslator):
     """Asset keys are <schema>/<name> (sources: raw/<table>, the keys ingestion materializes);
     groups come from a model's `meta.dagster.group`, else its folder's domain."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source" and dbt_resource_props["schema"] == "billing":
+            # The billing.closed_* tables are all written by the monthly close.
+            return CLOSE_KEY
         return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
@@ -25,7 +30,9 @@ class CoachwhDbtTranslator(DagsterDbtTranslator):
         return (meta.get("dagster") or {}).get("group") or "usage"
 
 
-TRANSLATOR = CoachwhDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
+TRANSLATOR = CoachwhDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True, enable_duplicate_source_asset_keys=True)
+)
 
 
 class BuildConfig(dg.Config):

@@ -67,7 +67,8 @@ open_months as (
 
     select
         cast(spine.date_month as date) as billing_month,
-        cast({{ dbt.dateadd('month', 1, 'spine.date_month') }} as date) as next_month
+        cast({{ dbt.dateadd('month', 1, 'spine.date_month') }} as date) as next_month,
+        {{ coachwh.utc_start_of(dbt.dateadd('month', 1, 'spine.date_month')) }} as month_end_at
     from spine
     cross join bounds
     where cast(spine.date_month as date) between bounds.first_month and bounds.last_month
@@ -84,8 +85,8 @@ plans_at_month_end as (
         plan_history.is_user_deleted
     from open_months
     inner join plan_history
-        on plan_history.valid_from < open_months.next_month
-        and (plan_history.valid_to is null or plan_history.valid_to >= open_months.next_month)
+        on plan_history.valid_from < open_months.month_end_at
+        and (plan_history.valid_to is null or plan_history.valid_to >= open_months.month_end_at)
 
 ),
 
