@@ -63,3 +63,9 @@
 {% macro duckdb__utc_start_of(date_expr) -%}
     timezone('UTC', cast({{ date_expr }} as timestamp))
 {%- endmacro %}
+
+{#- Snapshot timestamps as instants (timestamptz), like the usage logs' computed_at they track;
+    dbt-duckdb's default is a naive timestamp in the session's time zone. -#}
+{% macro duckdb__snapshot_get_time() -%}
+    {{ current_timestamp() }}
+{%- endmacro %}

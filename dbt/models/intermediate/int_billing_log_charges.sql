@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'group': 'billing'}}) }}
+
 {#-
   Spec §3.9. One row per usage log: what it contributes to its month's statement today
   (billable seconds and charge), from the permanent usage logs' current truth.

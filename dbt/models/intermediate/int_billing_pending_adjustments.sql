@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'group': 'billing'}}) }}
+
 {#-
   Spec §3.10. One row per usage log of a closed month whose current charge differs from what has
   been billed for it so far: the charge frozen in its month's closed statement (zero for a log
