@@ -55,3 +55,18 @@ def test_a_bad_query_is_one_line(home: Path, conn):
     assert result.returncode == 2
     assert result.stderr.startswith("coachwh: error: query failed:")
     assert result.stderr.count("\n") == 1
+
+
+def test_closing_a_month_before_its_grace_period_is_refused_in_one_line(home: Path):
+    result = _coachwh("billing", "close", "--month", "2026-11", "--as-of", "2026-12-02T00:00:00Z", env=dict(os.environ))
+    assert result.returncode == 2
+    assert result.stderr == (
+        "coachwh: error: 2026-11 cannot be closed before 2026-12-04T00:00:00+00:00 (its end plus 3 days' grace); "
+        "as of 2026-12-02T00:00:00+00:00 it is still open\n"
+    )
+
+
+def test_a_malformed_month_is_refused_in_one_line(home: Path):
+    result = _coachwh("billing", "close", "--month", "October", env=dict(os.environ))
+    assert result.returncode == 2
+    assert "is not YYYY-MM" in result.stderr and "Traceback" not in result.stderr

@@ -160,6 +160,16 @@ def test_coachwh_sql_prints_a_query_as_a_table(warehouse):
     assert result.stdout.split() == ["usage_logs", "-" * len("usage_logs"), str(count), "(1", "rows)"]
 
 
+def test_closing_a_closed_month_again_changes_nothing(warehouse):
+    before = _query(warehouse["settings"], "select * from billing.closed_statements order by all")
+    result = subprocess.run([sys.executable, "-m", "dagster_project.cli", "billing", "close", "--month", "2026-10",
+                             "--as-of", "2026-11-05T00:00:00Z"],
+                            env=dict(os.environ), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "billing close 2026-10: already closed" in result.stdout
+    assert _query(warehouse["settings"], "select * from billing.closed_statements order by all") == before
+
+
 def test_a_lost_raw_row_fails_the_blocking_reconciliation_check_and_the_exit_code(warehouse):
     """Runs last: it damages the warehouse on purpose."""
     from dagster_project.runner import run_checks

@@ -1,4 +1,4 @@
-{{ config(materialized='view', meta={'dagster': {'group': 'billing'}}) }}
+{{ config(materialized='table', meta={'dagster': {'group': 'billing'}}) }}
 
 {#-
   Spec §3.9. One row per user and open billing month (every month after the last closed one, up

@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='table') }}
 
 {#-
   US009. Billing analytics by plan: one row per UTC month of billing_analytics_monthly and plan

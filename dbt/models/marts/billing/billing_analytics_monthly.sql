@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='table') }}
 
 {#-
   US009. Billing analytics: one row per UTC month (billing_month) from the earliest to the latest
