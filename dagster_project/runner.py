@@ -115,9 +115,12 @@ def run_job(
 
     from dagster_project.definitions import defs
 
-    # Libraries log at INFO through the root logger; the CLI prints its own summary instead.
-    for name in ("dagster", "great_expectations", "dbt"):
+    # Libraries log at INFO through the root logger (dbt's in-process parse configures it); the
+    # CLI prints its own summary instead, and the run's full log stays in the Dagster instance.
+    for name in ("dagster", "dagster.builtin", "great_expectations", "dbt"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(max(handler.level, logging.WARNING))
     job = defs.resolve_job_def(job_name)
     config = {**QUIET_LOGGING, **(run_config or {})}
     log_dir = Settings.from_env().home / "logs"
