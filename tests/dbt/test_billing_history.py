@@ -15,22 +15,16 @@ dbt runs with a non-UTC session time zone (TZ) to prove the history is kept in a
 
 from __future__ import annotations
 
-import gc
-import hashlib
-import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
-from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt.cli.main import dbtRunner
 
 from dagster_project.warehouse import ensure_schema
+from tests.dbt.test_usage_models import _md5, _ts, dbt_environment, insert_raw, release_dbt_connection
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
@@ -42,40 +36,10 @@ INGESTED_AT = datetime(2025, 4, 10, tzinfo=UTC)
 # helpers (the same conventions as test_usage_models.py)
 
 
-def _md5(text: str) -> str:
-    return hashlib.md5(text.encode()).hexdigest()
 
 
-def _ts(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
-def insert_raw(conn: duckdb.DuckDBPyConnection, stream: str, batch_id: int, rows: list[dict]) -> None:
-    """Insert rows into raw.<stream> the way ingestion does, every metadata column filled."""
-    column_types = dict(
-        conn.execute(
-            "select column_name, data_type from information_schema.columns "
-            "where table_schema = 'raw' and table_name = ? order by ordinal_position",
-            [stream],
-        ).fetchall()
-    )
-    columns = list(column_types)
-    for line_number, row in enumerate(rows, start=1):
-        digest = hashlib.md5(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()
-        record = {
-            **row,
-            "_batch_id": batch_id,
-            "_source_file": f"{stream}/batch-{batch_id:03d}.jsonl",
-            "_line_number": line_number,
-            "_record_hash": digest if column_types["_record_hash"] == "VARCHAR" else str(int(digest, 16)),
-            "_extra_fields": None,
-            "_ingested_at": INGESTED_AT,
-        }
-        placeholders = ", ".join("?" for _ in columns)
-        conn.execute(
-            f"insert into raw.{stream} ({', '.join(columns)}) values ({placeholders})",
-            [record.get(name) for name in columns],
-        )
 
 
 def event(event_id, event_type, occurred_at, attempt_id, session_id, user_id, client_id, duration_seconds=None):
@@ -112,29 +76,8 @@ def user_change(change_id, changed_at, user_id, plan, op="insert") -> dict:
     }
 
 
-@contextmanager
-def dbt_environment(db_path: Path) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in ("COACHWH_DUCKDB_PATH", "COACHWH_DBT_TARGET", "TZ")}
-    os.environ["COACHWH_DUCKDB_PATH"] = str(db_path)
-    os.environ.pop("COACHWH_DBT_TARGET", None)
-    os.environ["TZ"] = NON_UTC_ZONE
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
-def release_dbt_connection() -> None:
-    """Close the DuckDB instance dbt-duckdb keeps open in-process, so this process can reopen the file."""
-    environment = DuckDBConnectionManager._ENV
-    DuckDBConnectionManager._ENV = None
-    if environment is not None:
-        environment.close()
-    gc.collect()
 
 
 def dbt_build(db_path: Path, work_dir: Path, *extra: str) -> None:
