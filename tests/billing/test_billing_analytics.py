@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from dagster_project.billing.close import close_through
 from dagster_project.warehouse import ensure_schema
+from tests.billing.test_close import _connect, _rows, _vars
 from tests.dbt.test_usage_models import dbt_build, event, insert_raw, user_change
 
 JAN, FEB, MAR = date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)
@@ -56,8 +56,6 @@ LATE_EVENTS = [
 ]
 
 
-def _vars(as_of: str) -> list[str]:
-    return ["--vars", f'{{"as_of": "{as_of}"}}']
 
 
 def _select() -> list[str]:
@@ -67,16 +65,8 @@ def _select() -> list[str]:
     return ["--select", *(f"+{model}" for model in models), "--indirect-selection", "cautious"]
 
 
-def _connect(db_path: Path) -> duckdb.DuckDBPyConnection:
-    conn = duckdb.connect(str(db_path))
-    conn.execute("set TimeZone = 'UTC'")
-    return conn
 
 
-def _rows(conn: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
-    cursor = conn.execute(sql)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _capture(conn: duckdb.DuckDBPyConnection) -> dict:
