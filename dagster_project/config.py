@@ -33,6 +33,23 @@ class Settings:
     memory_limit: str
     threads: int
     grace_days: int
+    vault_path: Path
+    environment: str
+    k_anonymity: int
+
+    @property
+    def exports_dir(self) -> Path:
+        """Where access and portability packages are written, one folder per request."""
+        return self.home / "exports"
+
+    @property
+    def secrets_dir(self) -> Path:
+        """Local secrets (the demo's pseudonym key): outside every DuckDB file, never in the warehouse."""
+        return self.home / "secrets"
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "prod"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -43,14 +60,24 @@ class Settings:
         ).expanduser().resolve()
         threads_text = os.environ.get("COACHWH_DUCKDB_THREADS") or str(min(os.cpu_count() or 2, 4))
         grace_text = os.environ.get("COACHWH_GRACE_DAYS") or "3"
+        k_text = os.environ.get("COACHWH_K_ANONYMITY") or "5"
         try:
             threads = int(threads_text)
             grace_days = int(grace_text)
+            k_anonymity = int(k_text)
         except ValueError as exc:
             raise CoachwhError(
-                "COACHWH_DUCKDB_THREADS and COACHWH_GRACE_DAYS must be whole numbers; "
+                "COACHWH_DUCKDB_THREADS, COACHWH_GRACE_DAYS and COACHWH_K_ANONYMITY must be whole numbers; "
                 "fix or unset them"
             ) from exc
+        if k_anonymity < 1:
+            raise CoachwhError("COACHWH_K_ANONYMITY must be 1 or more (5 by default); fix or unset it")
+        # The vault is its own DuckDB file beside the warehouse: erasure rewrites that small file
+        # whole, so deleted PII cannot survive in free blocks of the large one (spec §4.4).
+        vault_path = Path(
+            os.environ.get("COACHWH_VAULT_PATH") or duckdb_path.with_name(duckdb_path.stem + ".vault.duckdb")
+        ).expanduser().resolve()
+        environment = (os.environ.get("COACHWH_ENV") or "dev").strip().lower()
         return cls(
             home=home,
             landing_dir=landing,
@@ -58,6 +85,9 @@ class Settings:
             memory_limit=os.environ.get("COACHWH_DUCKDB_MEMORY_LIMIT") or "4GB",
             threads=threads,
             grace_days=grace_days,
+            vault_path=vault_path,
+            environment=environment,
+            k_anonymity=k_anonymity,
         )
 
     def export(self) -> None:
@@ -67,6 +97,7 @@ class Settings:
         os.environ["COACHWH_DUCKDB_PATH"] = str(self.duckdb_path)
         os.environ["COACHWH_DUCKDB_MEMORY_LIMIT"] = self.memory_limit
         os.environ["COACHWH_DUCKDB_THREADS"] = str(self.threads)
+        os.environ["COACHWH_VAULT_PATH"] = str(self.vault_path)
         os.environ.setdefault("DAGSTER_HOME", str(self.home / "dagster"))
         dagster_home = Path(os.environ["DAGSTER_HOME"])
         dagster_home.mkdir(parents=True, exist_ok=True)

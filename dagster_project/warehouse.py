@@ -12,9 +12,11 @@ from contextlib import contextmanager
 
 import duckdb
 
+from dagster_project.audit.trail import ensure_audit_table
 from dagster_project.config import Settings
 from dagster_project.contracts import Contract, load_contracts
 from dagster_project.errors import CoachwhError
+from dagster_project.governance.tables import ensure_governance_tables
 
 LOCK_WAIT_SECONDS = 30.0
 
@@ -51,6 +53,7 @@ def open_connection(settings: Settings, read_only: bool = False, wait_seconds: f
             conn = duckdb.connect(str(settings.duckdb_path), read_only=read_only, config=config)
             # Timestamps are stored and shown in UTC whatever the machine's time zone is.
             conn.execute("set TimeZone = 'UTC'")
+            _attach_vault(conn, settings, read_only)
             return conn
         except duckdb.Error as exc:
             if not _is_lock_error(exc):
@@ -62,6 +65,23 @@ def open_connection(settings: Settings, read_only: bool = False, wait_seconds: f
                     f"or close it, then retry"
                 ) from exc
             time.sleep(0.5)
+
+
+def _attach_vault(conn: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool) -> None:
+    """Attach the PII vault (its own DuckDB file) as catalog `vault`, so `vault.pii` names its table."""
+    if read_only and not settings.vault_path.exists():
+        return
+    settings.vault_path.parent.mkdir(parents=True, exist_ok=True)
+    mode = " (read_only)" if read_only else ""
+    try:
+        conn.execute(f"attach if not exists '{settings.vault_path}' as vault{mode}")
+    except duckdb.Error as exc:
+        conn.close()
+        if _is_lock_error(exc):
+            raise CoachwhError(
+                f"the PII vault {settings.vault_path} is locked by another process; wait for it to finish, then retry"
+            ) from exc
+        raise
 
 
 @contextmanager
@@ -82,7 +102,6 @@ def raw_table_ddl(contract: Contract) -> str:
 
 INFRA_DDL = (
     "create schema if not exists raw",
-    "create schema if not exists vault",
     "create sequence if not exists raw.batch_id_seq start 1",
     """create table if not exists raw.ingested_files (
         batch_id BIGINT NOT NULL,
@@ -162,6 +181,11 @@ INFRA_DDL = (
         created_at TIMESTAMPTZ NOT NULL,
         closed_at TIMESTAMPTZ NOT NULL
     )""",
+)
+
+
+# The vault's tables: the only place plaintext PII is kept (spec §4.2), each row keyed by subject.
+VAULT_DDL = (
     """create table if not exists vault.pii (
         subject_type VARCHAR NOT NULL,
         subject_id VARCHAR NOT NULL,
@@ -175,12 +199,48 @@ INFRA_DDL = (
         batch_id BIGINT NOT NULL,
         ingested_at TIMESTAMPTZ NOT NULL
     )""",
+    # Quarantined lines of streams that carry PII: their raw text may hold PII, so it is kept here,
+    # not in raw.quarantine (which says where it went).
+    """create table if not exists vault.quarantine_text (
+        quarantine_id VARCHAR NOT NULL,
+        stream VARCHAR NOT NULL,
+        raw_text VARCHAR NOT NULL,
+        quarantined_at TIMESTAMPTZ NOT NULL
+    )""",
+    # Unknown extra fields of streams that carry PII: unclassified, so treated as PII.
+    """create table if not exists vault.extra_fields (
+        subject_type VARCHAR NOT NULL,
+        subject_id VARCHAR NOT NULL,
+        source_stream VARCHAR NOT NULL,
+        source_record_id VARCHAR NOT NULL,
+        extra_json VARCHAR NOT NULL,
+        batch_id BIGINT NOT NULL,
+        ingested_at TIMESTAMPTZ NOT NULL
+    )""",
 )
+
+
+def _migrate_in_file_vault(conn: duckdb.DuckDBPyConnection) -> None:
+    """Move a vault schema kept inside the warehouse file (before the vault had its own file)."""
+    database = conn.execute("select current_database()").fetchall()[0][0]
+    found = conn.execute(
+        "select count(*) from information_schema.tables where table_catalog = ? and table_schema = 'vault' "
+        "and table_name = 'pii'",
+        [database],
+    ).fetchall()[0][0]
+    if found:
+        conn.execute(f'insert into vault.main.pii select * from "{database}".vault.pii')
+        conn.execute(f'drop schema "{database}".vault cascade')
 
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the ingestion-owned schemas and tables if they are missing (idempotent)."""
     for ddl in INFRA_DDL:
         conn.execute(ddl)
+    for ddl in VAULT_DDL:
+        conn.execute(ddl.replace("vault.", "vault.main.", 1))
+    _migrate_in_file_vault(conn)
+    ensure_audit_table(conn)
+    ensure_governance_tables(conn)
     for contract in load_contracts().values():
         conn.execute(raw_table_ddl(contract))

@@ -27,7 +27,8 @@ def _restore_environment() -> Iterator[None]:
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh COACHWH_HOME with an empty landing directory; every other env var unset."""
-    for var in ("COACHWH_LANDING_DIR", "COACHWH_DUCKDB_PATH", "DAGSTER_HOME", "COACHWH_ACTOR"):
+    for var in ("COACHWH_LANDING_DIR", "COACHWH_DUCKDB_PATH", "DAGSTER_HOME", "COACHWH_ACTOR", "COACHWH_VAULT_PATH",
+                "COACHWH_PSEUDONYM_KEY", "COACHWH_ENV", "COACHWH_K_ANONYMITY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("COACHWH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("COACHWH_DUCKDB_MEMORY_LIMIT", "1GB")

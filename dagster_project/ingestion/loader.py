@@ -224,18 +224,30 @@ def _load_batch(
     _register_files(conn, files, rejected)
     batch_id = conn.execute("select nextval('raw.batch_id_seq')").fetchall()[0][0]
     version = contract.version if contract else "none"
+    if contract is not None:
+        _classify(conn, contract)
+        _stage_quarantine(conn, contract, batch_id)
+        # Phase 1, the vault (its own DuckDB file, and DuckDB commits one file per transaction):
+        # its inserts skip what is already there, so a crash between the two commits leaves rows
+        # that the rerun of the same file finds and does not double.
+        conn.execute("begin transaction")
+        try:
+            _insert_vault(conn, contract, batch_id)
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+    else:
+        conn.execute(
+            "create or replace temp table _contested (file_idx INTEGER, line_number BIGINT, _pk VARCHAR, disposition VARCHAR)"
+        )
+        conn.execute("create or replace temp table _stage (file_idx INTEGER, line_number BIGINT, reason VARCHAR, extra_json VARCHAR)")
+    # Phase 2, the warehouse: raw rows, quarantine and the ledger commit together or not at all.
     conn.execute("begin transaction")
     try:
         if contract is not None:
-            _classify(conn, contract)
             _insert_raw(conn, contract, batch_id)
-            _insert_vault(conn, contract, batch_id)
-            _insert_row_quarantine(conn, contract, batch_id)
-        else:
-            conn.execute(
-                "create or replace temp table _contested (file_idx INTEGER, line_number BIGINT, _pk VARCHAR, disposition VARCHAR)"
-            )
-            conn.execute("create or replace temp table _stage (file_idx INTEGER, line_number BIGINT, reason VARCHAR, extra_json VARCHAR)")
+            _insert_row_quarantine(conn, contract)
         _insert_file_quarantine(conn, stream, batch_id)
         _insert_ledger(conn, stream, batch_id, version)
         if before_commit is not None:
@@ -311,52 +323,90 @@ def _insert_raw(conn: duckdb.DuckDBPyConnection, contract: Contract, batch_id: i
     columns = [f.name for f in contract.raw_fields]
     columns += [f"{f.name}_raw_text" for f in contract.raw_fields if f.keep_raw_text]
     names = ", ".join(q(c) for c in columns)
+    # Unknown fields of a stream that carries PII are unclassified, so they are kept in the vault.
+    extra = "null" if carries_pii(contract) else "c.extra_json::json"
     conn.execute(
         f"""
         insert into raw.{q(contract.stream)}
             ({names}, _batch_id, _source_file, _line_number, _record_hash, _extra_fields, _ingested_at)
         select {", ".join("c." + q(col) for col in columns)}, {batch_id}, f.rel_path, c.line_number,
-               c._record_hash, c.extra_json::json, current_timestamp
+               c._record_hash, {extra}, current_timestamp
         {_LOADING}
         """
     )
 
 
+def carries_pii(contract: Contract) -> bool:
+    """A stream with pii or sensitive fields: its quarantined text and extra fields go to the vault."""
+    return bool(contract.protected_fields) and contract.pii_subject is not None
+
+
 def _insert_vault(conn: duckdb.DuckDBPyConnection, contract: Contract, batch_id: int) -> None:
-    """Route every pii/sensitive value of the loaded records to the vault, keyed by its subject."""
-    if not contract.protected_fields or contract.pii_subject is None:
+    """Route every pii/sensitive value of the loaded records to the vault, keyed by its subject.
+
+    Each insert skips rows already in the vault (same record and field), which makes a rerun after
+    a crash between the vault's commit and the warehouse's harmless.
+    """
+    if not carries_pii(contract):
         return
     subject = contract.pii_subject
+    assert subject is not None
+    stream = lit(contract.stream)
     recorded_at = next((f.name for f in contract.fields if f.logical_type == "timestamp"), None)
     recorded_expr = f"c.{q(recorded_at)}" if recorded_at else "null"
+    subject_type = (
+        f"case when c.{q(subject.subject_id_field)} is null then {lit(contract.stream + '_record')} "
+        f"else {lit(subject.subject_type)} end"
+    )
+    subject_id = f"coalesce(c.{q(subject.subject_id_field)}, c._pk)"
     for f in contract.protected_fields:
         conn.execute(
             f"""
             insert into vault.pii
-            select case when c.{q(subject.subject_id_field)} is null
-                        then {lit(contract.stream + '_record')} else {lit(subject.subject_type)} end,
-                   coalesce(c.{q(subject.subject_id_field)}, c._pk),
-                   {lit(f.name)}, c.{q(f.name)}::varchar, {lit(f.classification)}, {lit(contract.stream)},
+            select {subject_type}, {subject_id},
+                   {lit(f.name)}, c.{q(f.name)}::varchar, {lit(f.classification)}, {stream},
                    c._pk, f.rel_path, {recorded_expr}, {batch_id}, current_timestamp
             {_LOADING} and c.{q(f.name)} is not null
+              and not exists (select 1 from vault.pii as v
+                              where v.source_stream = {stream} and v.source_record_id = c._pk
+                                and v.field = {lit(f.name)})
             """
         )
+    conn.execute(
+        f"""
+        insert into vault.extra_fields
+        select {subject_type}, {subject_id}, {stream}, c._pk, c.extra_json, {batch_id}, current_timestamp
+        {_LOADING} and c.extra_json is not null
+          and not exists (select 1 from vault.extra_fields as v
+                          where v.source_stream = {stream} and v.source_record_id = c._pk)
+        """
+    )
+    conn.execute(
+        """
+        insert into vault.quarantine_text
+        select quarantine_id, stream, raw_text, quarantined_at from _quarantine as qt
+        where raw_text is not null
+          and not exists (select 1 from vault.quarantine_text as v where v.quarantine_id = qt.quarantine_id)
+        """
+    )
 
 
 def _quarantine_id(path_expr: str, line_expr: str, reason_expr: str) -> str:
     return f"md5(concat_ws('|', {path_expr}, f.content_sha256, coalesce({line_expr}::varchar, 'file'), {reason_expr}))"
 
 
-def _insert_row_quarantine(conn: duckdb.DuckDBPyConnection, contract: Contract, batch_id: int) -> None:
+def _stage_quarantine(conn: duckdb.DuckDBPyConnection, contract: Contract, batch_id: int) -> None:
+    """Stage the batch's rejected records in temp table _quarantine (the vault and raw both read it)."""
     # A conflicting record passed validation, so only its typed values were staged: its text in
     # quarantine is those values as one JSON object.
     record_json = "json_object(" + ", ".join(f"{lit(f.name)}, s.{q(f.name)}" for f in contract.fields) + ")::varchar"
     stream = contract.stream
     conn.execute(
         f"""
-        insert into raw.quarantine
-        select {_quarantine_id('f.rel_path', 's.line_number', 's.reason')}, {batch_id}, {lit(stream)},
-               f.rel_path, s.line_number, s.reason, s.raw_text, current_timestamp
+        create or replace temp table _quarantine as
+        select {_quarantine_id('f.rel_path', 's.line_number', 's.reason')} as quarantine_id, {batch_id} as batch_id,
+               {lit(stream)} as stream, f.rel_path as file, s.line_number, s.reason, s.raw_text,
+               current_timestamp as quarantined_at
         from _stage as s join _files as f using (file_idx)
         where s.reason is not null
         union all
@@ -367,6 +417,18 @@ def _insert_row_quarantine(conn: duckdb.DuckDBPyConnection, contract: Contract, 
         join _stage as s using (file_idx, line_number)
         join _files as f using (file_idx)
         where d.disposition = 'conflict'
+        """
+    )
+
+
+def _insert_row_quarantine(conn: duckdb.DuckDBPyConnection, contract: Contract) -> None:
+    # The raw text of a stream that carries PII is in vault.quarantine_text under the same id.
+    raw_text = "null" if carries_pii(contract) else "raw_text"
+    conn.execute(
+        f"""
+        insert into raw.quarantine
+        select quarantine_id, batch_id, stream, file, line_number, reason, {raw_text}, quarantined_at
+        from _quarantine
         """
     )
 

@@ -1,0 +1,1 @@
+"""Governance: pseudonyms, data-subject requests (erasure, access, portability) and retention."""
