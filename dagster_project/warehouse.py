@@ -121,6 +121,17 @@ INFRA_DDL = (
         contract_version VARCHAR NOT NULL,
         ingested_at TIMESTAMPTZ NOT NULL
     )""",
+    # Landing files of PII streams rewritten without PII after loading (ingestion/redaction.py):
+    # discovery treats their new identity as already loaded.
+    """create table if not exists raw.redacted_files (
+        file_path VARCHAR NOT NULL,
+        original_sha256 VARCHAR NOT NULL,
+        redacted_sha256 VARCHAR NOT NULL,
+        size_bytes BIGINT NOT NULL,
+        mtime_ns BIGINT NOT NULL,
+        values_redacted BIGINT NOT NULL,
+        redacted_at TIMESTAMPTZ NOT NULL
+    )""",
     """create table if not exists raw.quarantine (
         quarantine_id VARCHAR NOT NULL,
         batch_id BIGINT NOT NULL,

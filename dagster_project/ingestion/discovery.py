@@ -94,6 +94,10 @@ def pending_files(conn: duckdb.DuckDBPyConnection, files: list[LandingFile]) -> 
     seen = conn.execute(
         "select file_path, size_bytes, mtime_ns, content_sha256 from raw.ingested_files"
     ).fetchall()
+    # A landing file rewritten without PII after loading (redaction.py) counts as loaded too.
+    seen += conn.execute(
+        "select file_path, size_bytes, mtime_ns, redacted_sha256 from raw.redacted_files"
+    ).fetchall()
     by_fingerprint = {f"{p}|{s}|{m}" for p, s, m, _ in seen}
     by_content = {(p, h) for p, _, _, h in seen}
     result = []

@@ -20,6 +20,7 @@ from dagster_project.config import Settings
 from dagster_project.contracts import Contract, load_contracts
 from dagster_project.ingestion.discovery import PendingFile, list_landing_files, pending_files
 from dagster_project.ingestion.readers import FileRejected, parquet_columns, read_jsonl_lines
+from dagster_project.ingestion.redaction import RedactionResult, redact_loaded_files
 from dagster_project.ingestion.validation import (
     jsonl_projection,
     lit,
@@ -53,6 +54,7 @@ class FileResult:
 class IngestionReport:
     files: list[FileResult] = field(default_factory=list)
     batch_ids: list[int] = field(default_factory=list)
+    redacted: list[RedactionResult] = field(default_factory=list)
 
     def total(self, attr: str) -> int:
         return sum(getattr(f, attr) for f in self.files)
@@ -95,6 +97,8 @@ def ingest_landing(
         contract = contracts.get(stream)
         for batch in _batches(items, batch_rows):
             _load_batch(conn, stream, contract, batch, report, before_commit)
+    # After every commit: loaded files of PII streams keep no PII (their values are in the vault).
+    report.redacted = redact_loaded_files(settings, conn)
     return report
 
 
@@ -359,6 +363,11 @@ def _insert_vault(conn: duckdb.DuckDBPyConnection, contract: Contract, batch_id:
         f"else {lit(subject.subject_type)} end"
     )
     subject_id = f"coalesce(c.{q(subject.subject_id_field)}, c._pk)"
+    # PII of a subject already erased is not kept again when the platform re-sends it.
+    erased = (
+        f"select 1 from governance.erasures as e where e.subject_type = {subject_type} "
+        f"and e.subject_id = {subject_id}"
+    )
     for f in contract.protected_fields:
         conn.execute(
             f"""
@@ -367,6 +376,7 @@ def _insert_vault(conn: duckdb.DuckDBPyConnection, contract: Contract, batch_id:
                    {lit(f.name)}, c.{q(f.name)}::varchar, {lit(f.classification)}, {stream},
                    c._pk, f.rel_path, {recorded_expr}, {batch_id}, current_timestamp
             {_LOADING} and c.{q(f.name)} is not null
+              and not exists ({erased})
               and not exists (select 1 from vault.pii as v
                               where v.source_stream = {stream} and v.source_record_id = c._pk
                                 and v.field = {lit(f.name)})
@@ -377,6 +387,7 @@ def _insert_vault(conn: duckdb.DuckDBPyConnection, contract: Contract, batch_id:
         insert into vault.extra_fields
         select {subject_type}, {subject_id}, {stream}, c._pk, c.extra_json, {batch_id}, current_timestamp
         {_LOADING} and c.extra_json is not null
+          and not exists ({erased})
           and not exists (select 1 from vault.extra_fields as v
                           where v.source_stream = {stream} and v.source_record_id = c._pk)
         """

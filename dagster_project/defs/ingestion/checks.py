@@ -11,8 +11,8 @@ from dagster_project.resources import WarehouseResource
 
 @dg.asset_check(asset=LEDGER_KEY, blocking=True, description=(
     "For every file: read = loaded + duplicates + quarantined; the raw and quarantine tables hold "
-    "exactly the rows the ledger says were loaded and quarantined; every rejected file has its "
-    "quarantine row. Severity ERROR: a failure means data was lost."
+    "exactly the rows the ledger says were loaded (less those retention purged, recorded per file) and "
+    "quarantined; every rejected file has its quarantine row. Severity ERROR: a failure means data was lost."
 ))
 def every_file_reconciles(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     loaded_union = " union all ".join(
@@ -22,7 +22,10 @@ def every_file_reconciles(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect() as conn:
         rows = conn.execute(
             f"""
-            with loaded as (select file_path, sum(n) as n from ({loaded_union}) group by all),
+            with present as ({loaded_union}
+                             union all
+                             select source_file, sum(rows_purged) from governance.retention_purged_rows group by all),
+                 loaded as (select file_path, sum(n) as n from present group by all),
                  quarantined as (
                      select file as file_path, count(*) filter (where line_number is not null) as n_rows,
                             count(*) filter (where line_number is null) as n_files

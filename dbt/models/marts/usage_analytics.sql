@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key=['user_id', 'usage_month'],
+        full_refresh=false,
         on_schema_change='append_new_columns'
     )
 }}
@@ -12,6 +13,10 @@
   Usage logs count in the month of their completion, failed attempts in the month of their
   failure. An attempt that has a usage log is never also counted as failed (see usage_logs:
   a log is permanent even if a late, earlier failure event contradicts it).
+
+  Kept through --full-refresh (full_refresh=false), like usage_logs: retention deletes the raw
+  events of old sessions (spec §4.6), so a month computed once could not be recomputed from raw;
+  its failed-attempt counts would drop. Months touched by new data are still recomputed.
 
   Incremental: recomputes (delete+insert by user_id, usage_month) the user-months of usage logs
   and failed attempts whose source_batch_id is above max(source_batch_id) here.

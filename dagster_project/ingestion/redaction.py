@@ -1,0 +1,165 @@
+"""Removing PII from landing files once they are loaded (spec §4.2: PII is kept in the vault only).
+
+A loaded file of a stream that carries PII is rewritten in place with every pii/sensitive value and
+every unknown extra field replaced by "[redacted]", and every line that could not be parsed (its text
+is in the vault's quarantine) replaced by a marker. Line numbers stay the same, so quarantine rows and
+vault rows still point at the right line. The rewritten file's identity is recorded in
+raw.redacted_files, which discovery treats as "already loaded": a redacted file is never loaded again.
+
+Redaction runs after the batch that loaded the file committed. A crash in between leaves a loaded,
+unredacted file, which the next run finds (its hash still equals the ledger's) and redacts.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dagster_project.config import Settings
+from dagster_project.contracts import Contract, load_contracts
+from dagster_project.ingestion.discovery import sha256_of
+
+log = logging.getLogger(__name__)
+
+REDACTED = "[redacted]"
+UNPARSEABLE_LINE = json.dumps({"_redacted": "unparseable line; its text is held in the vault's quarantine"})
+
+
+@dataclass(frozen=True)
+class RedactionResult:
+    file_path: str
+    values_redacted: int
+
+
+def _pii_contracts() -> dict[str, Contract]:
+    return {
+        stream: c for stream, c in load_contracts().items() if c.protected_fields and c.pii_subject is not None
+    }
+
+
+def _redact_record(record: object, contract: Contract) -> tuple[str, int]:
+    if not isinstance(record, dict):
+        return UNPARSEABLE_LINE, 1
+    known = set(contract.field_names)
+    protected = {f.name for f in contract.protected_fields}
+    count = 0
+    for key, value in record.items():
+        if value is not None and (key in protected or key not in known):
+            record[key] = REDACTED
+            count += 1
+    return json.dumps(record, ensure_ascii=False), count
+
+
+def redact_jsonl_text(text: str, contract: Contract) -> tuple[str, int]:
+    """The file's text with PII replaced, line for line; and how many values were replaced."""
+    lines = text.split("\n")
+    trailing = lines and lines[-1] == ""
+    if trailing:
+        lines.pop()
+    out: list[str] = []
+    total = 0
+    for line in lines:
+        stripped = line[:-1] if line.endswith("\r") else line
+        if not stripped.strip():
+            out.append(stripped)
+            continue
+        try:
+            record = json.loads(stripped)
+        except ValueError:
+            out.append(UNPARSEABLE_LINE)
+            total += 1
+            continue
+        redacted, count = _redact_record(record, contract)
+        # A line without PII is kept byte for byte (no needless rewrite of its formatting).
+        out.append(redacted if count else stripped)
+        total += count
+    return "\n".join(out) + ("\n" if trailing else ""), total
+
+
+def _redact_jsonl(path: Path, contract: Contract, gzipped: bool) -> tuple[bytes, int]:
+    data = path.read_bytes()
+    try:
+        if gzipped:
+            data = gzip.decompress(data)
+    except (OSError, EOFError, zlib.error):
+        # An unreadable file was quarantined whole; nothing of it can be checked, so none of it is kept.
+        return gzip.compress(b"", mtime=0), 1
+    text = data.decode("utf-8", errors="replace")
+    redacted, count = redact_jsonl_text(text, contract)
+    payload = redacted.encode("utf-8")
+    return (gzip.compress(payload, mtime=0) if gzipped else payload), count
+
+
+def _redact_parquet(path: Path, contract: Contract, target: Path) -> int:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError):
+        pq.write_table(pa.table({"_redacted": pa.array([], type=pa.string())}), target)
+        return 1
+    known = set(contract.field_names)
+    protected = {f.name for f in contract.protected_fields}
+    count = 0
+    for index, name in enumerate(table.column_names):
+        if name in protected or name not in known:
+            column = table.column(index)
+            count += len(column) - column.null_count
+            replacement = pa.array([None if v is None else REDACTED for v in column.to_pylist()], type=pa.string())
+            table = table.set_column(index, name, replacement)
+    pq.write_table(table, target)
+    return count
+
+
+def redact_file(path: Path, contract: Contract, file_format: str) -> int:
+    """Rewrite one landing file without PII (atomically: temp file, then rename); return values replaced."""
+    temp = path.with_name(f".{path.name}.redacting")
+    if file_format == "parquet":
+        count = _redact_parquet(path, contract, temp)
+    else:
+        payload, count = _redact_jsonl(path, contract, gzipped=file_format == "jsonl.gz")
+        temp.write_bytes(payload)
+    os.replace(temp, path)
+    return count
+
+
+def redact_loaded_files(settings: Settings, conn: duckdb.DuckDBPyConnection) -> list[RedactionResult]:
+    """Redact every loaded file of a PII stream that still has the content it was loaded with."""
+    contracts = _pii_contracts()
+    if not contracts:
+        return []
+    streams = ", ".join(f"'{s}'" for s in contracts)
+    rows = conn.execute(
+        f"""
+        select f.stream, f.file_path, f.content_sha256, f.file_format, f.size_bytes, f.mtime_ns
+        from raw.ingested_files as f
+        where f.stream in ({streams})
+          and not exists (select 1 from raw.redacted_files as r
+                          where r.file_path = f.file_path and r.original_sha256 = f.content_sha256)
+        """
+    ).fetchall()
+    results: list[RedactionResult] = []
+    for stream, rel_path, sha, file_format, size, mtime in rows:
+        path = settings.landing_dir / rel_path
+        if not path.is_file():
+            continue
+        stat = path.stat()
+        # Cheap test first: only a file whose identity still matches the ledger is hashed.
+        if (stat.st_size, stat.st_mtime_ns) != (size, mtime) and sha256_of(path) != sha:
+            continue
+        count = redact_file(path, contracts[stream], file_format)
+        new_stat = path.stat()
+        conn.execute(
+            "insert into raw.redacted_files values (?, ?, ?, ?, ?, ?, current_timestamp)",
+            [rel_path, sha, sha256_of(path), new_stat.st_size, new_stat.st_mtime_ns, count],
+        )
+        results.append(RedactionResult(rel_path, count))
+        log.info("redacted %s PII values in landing file %s", count, rel_path)
+    return results

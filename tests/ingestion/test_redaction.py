@@ -1,0 +1,62 @@
+"""Landing files of PII streams keep no PII once loaded; quarantined PII text lives in the vault only."""
+
+from __future__ import annotations
+
+import gzip
+
+import polars as pl
+
+from dagster_project.ingestion import ingest_landing
+from tests.conftest import write_jsonl
+
+PII_NAME = "Quillon Brevard"
+PII_EMAIL = "quillon.brevard@example.net"
+
+
+def _client(change_id: str, **extra) -> dict:
+    return {"change_id": change_id, "changed_at": "2026-09-01T00:00:00Z", "op": "insert", "client_id": "cli_9",
+            "user_id": "usr_9", "name": PII_NAME, "email": PII_EMAIL, **extra}
+
+
+def test_a_loaded_pii_file_is_rewritten_without_its_pii_and_is_not_loaded_again(settings, conn):
+    path = write_jsonl(settings.landing_dir, "clients", "c1.jsonl", [
+        _client("ch1", favourite_colour="teal"),
+        '{"change_id": "ch2", "name": "' + PII_NAME + '", broken',
+    ])
+    report = ingest_landing(settings, conn)
+    assert [r.values_redacted for r in report.redacted] == [4]
+    text = path.read_text(encoding="utf-8")
+    assert PII_NAME not in text and PII_EMAIL not in text and "teal" not in text
+    assert len(text.splitlines()) == 2  # line numbers still point at the same records
+
+    again = ingest_landing(settings, conn)
+    assert again.files == [] and again.redacted == []
+    assert conn.execute("select count(*) from raw.clients").fetchall()[0][0] == 1
+
+
+def test_gzip_and_parquet_files_of_pii_streams_are_redacted_too(settings, conn):
+    gz = write_jsonl(settings.landing_dir, "clients", "c1.jsonl.gz", [_client("ch1")], gz=True)
+    parquet = settings.landing_dir / "users" / "u1.parquet"
+    parquet.parent.mkdir(parents=True)
+    pl.DataFrame({"change_id": ["u1"], "changed_at": ["2026-09-01T00:00:00Z"], "op": ["insert"], "user_id": ["usr_9"],
+                  "plan": ["free"], "role": ["user"], "email": [PII_EMAIL], "name": [PII_NAME],
+                  "created_at": ["2026-09-01T00:00:00Z"]}).write_parquet(parquet)
+    ingest_landing(settings, conn)
+    assert PII_EMAIL not in gzip.decompress(gz.read_bytes()).decode()
+    frame = pl.read_parquet(parquet)
+    assert frame["email"].to_list() == ["[redacted]"] and frame["user_id"].to_list() == ["usr_9"]
+    assert conn.execute("select count(*) from vault.pii where value = ?", [PII_EMAIL]).fetchall()[0][0] == 2
+
+
+def test_quarantined_lines_and_extra_fields_of_pii_streams_are_kept_in_the_vault_not_in_raw(settings, conn):
+    write_jsonl(settings.landing_dir, "clients", "c1.jsonl", [
+        _client("ch1", nickname="Quilly"),
+        _client("ch2", op="upsert"),
+    ])
+    ingest_landing(settings, conn)
+    raw_text, reason = conn.execute("select raw_text, reason from raw.quarantine").fetchall()[0]
+    assert raw_text is None and reason == "not_in_enum:op"
+    vault_text = conn.execute("select raw_text from vault.quarantine_text").fetchall()[0][0]
+    assert PII_NAME in vault_text
+    assert conn.execute("select _extra_fields from raw.clients").fetchall()[0][0] is None
+    assert "Quilly" in conn.execute("select extra_json from vault.extra_fields").fetchall()[0][0]
