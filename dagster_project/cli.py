@@ -14,6 +14,8 @@ from pathlib import Path
 
 from dagster_project.config import Settings
 from dagster_project.errors import CoachwhError
+from dagster_project.governance.cli_commands import add_gdpr_commands
+from dagster_project.governance.retention_cli import add_retention_command
 
 
 def _print_run(outcome) -> None:
@@ -330,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
+
+    add_gdpr_commands(sub)
+    add_retention_command(sub)
 
     bench = sub.add_parser("bench", help="benchmark ingestion and builds at 1M and 10M events")
     bench.add_argument("--sizes", default="1000000,10000000", help="comma-separated event counts")

@@ -248,9 +248,11 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the ingestion-owned schemas and tables if they are missing (idempotent)."""
     for ddl in INFRA_DDL:
         conn.execute(ddl)
-    for ddl in VAULT_DDL:
-        conn.execute(ddl.replace("vault.", "vault.main.", 1))
-    _migrate_in_file_vault(conn)
+    # A bare connection (dbt's, or a test's) has no vault attached: it gets the warehouse's tables only.
+    if conn.execute("select count(*) from duckdb_databases() where database_name = 'vault'").fetchall()[0][0]:
+        for ddl in VAULT_DDL:
+            conn.execute(ddl.replace("vault.", "vault.main.", 1))
+        _migrate_in_file_vault(conn)
     ensure_audit_table(conn)
     ensure_governance_tables(conn)
     for contract in load_contracts().values():

@@ -6,8 +6,9 @@ import dagster as dg
 # Every asset, with its checks, in one run: ingestion first, then one `dbt build`.
 build_job = dg.define_asset_job(
     "coachwh_build",
-    # Monthly closes run in their own partitioned job (defs/billing).
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(dg.AssetKey(["billing", "monthly_close"])),
+    # Monthly closes (defs/billing) and retention (defs/governance) run in their own scheduled jobs.
+    selection=dg.AssetSelection.all()
+    - dg.AssetSelection.assets(dg.AssetKey(["billing", "monthly_close"]), dg.AssetKey(["governance", "retention_enforcement"])),
     description="Load new landing files and build every model; runs every asset check.",
     tags={"coachwh/job": "build"},
 )

@@ -13,6 +13,12 @@ from dagster_project.config import Settings
 from dagster_project.dbt_project import get_dbt_project
 
 CLOSE_KEY = dg.AssetKey(["billing", "monthly_close"])
+# Governance tables as dbt sources -> the Python assets that write them.
+GOVERNANCE_SOURCE_KEYS = {
+    "erasures": dg.AssetKey(["governance", "gdpr_erasure"]),
+    "gdpr_request_status": dg.AssetKey(["governance", "gdpr_erasure"]),
+    "retention_runs": dg.AssetKey(["governance", "retention_enforcement"]),
+}
 
 
 class CoachwhDbtTranslator(DagsterDbtTranslator):
@@ -23,6 +29,8 @@ class CoachwhDbtTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] == "source" and dbt_resource_props["schema"] == "billing":
             # The billing.closed_* tables are all written by the monthly close.
             return CLOSE_KEY
+        if dbt_resource_props["resource_type"] == "source" and dbt_resource_props["schema"] == "governance":
+            return GOVERNANCE_SOURCE_KEYS[dbt_resource_props["name"]]
         return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

@@ -1,0 +1,1 @@
+"""Governance assets: data-subject requests, anonymized views, retention, and the checks that prove them."""
