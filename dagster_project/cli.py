@@ -171,6 +171,24 @@ def _headline(settings: Settings) -> None:
             "select count(*), coalesce(sum(delta_usage_charges_usd), 0) from marts.billing_adjustments").fetchall()[0]
     print(f"  billing: {statements} statements, {revenue} USD in total; closed months: {', '.join(closed) or 'none'}")
     print(f"  adjustments for late data after a close: {adjustments} ({adjusted} USD; see marts.billing_adjustments)")
+    with connection(settings, read_only=True) as conn:
+        requests = conn.execute(
+            "select status, count(*) from marts.gdpr_requests group by all order by all").fetchall()
+        lifecycle = conn.execute(
+            "select lifecycle_status, count(*) from marts.dim_clients group by all order by all").fetchall()
+        views = conn.execute(
+            "select count(*) from duckdb_views() where schema_name = 'anonymized'").fetchall()[0][0]
+        retention = conn.execute(
+            "select data_category, acted_on from governance.retention_runs where not is_dry_run and acted_on > 0 "
+            "and retention_run_id = (select max(retention_run_id) from governance.retention_runs) order by 1"
+        ).fetchall()
+        trail = conn.execute("select count(*) from audit.audit_logs").fetchall()[0][0]
+    print("  GDPR requests: " + (", ".join(f"{s} {n}" for s, n in requests) or "none") + " (see marts.gdpr_requests)")
+    print("  clients by lifecycle: " + ", ".join(f"{s} {n}" for s, n in lifecycle))
+    print(f"  anonymized schema: {views} views with keyed pseudonyms for analysts")
+    print("  retention: " + (", ".join(f"{c} {n}" for c, n in retention) or "nothing past its policy")
+          + " (see marts.retention_runs)")
+    print(f"  audit trail: {trail} records in audit.audit_logs")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -209,6 +227,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
             if outcome.exit_code != 0:
                 break
     if outcome.exit_code == 0:
+        from dagster_project.governance.retention_cli import cmd_retention
+
+        print("\nenforcing the retention policies (the daily `retention_daily` job) ...")
+        outcome_code = cmd_retention(argparse.Namespace(dry_run=False, as_of=args.as_of or ""))
+        if outcome_code != 0:
+            return outcome_code
         _headline(settings)
     print(f"\nwarehouse: {settings.duckdb_path}")
     print('query it:  coachwh sql "select * from marts.billing_statements limit 10"')

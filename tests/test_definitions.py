@@ -23,9 +23,22 @@ def test_the_definitions_load_with_every_asset_check_schedule_and_sensor(defs):
     assert {"raw/quarantine", "raw/ingested_files", "vault/pii", "marts/usage_logs", "marts/usage_analytics",
             "reference/stt_rates", "reference/plans"} <= keys
     assert {"marts/billing_statements", "marts/billing_adjustments", "billing/monthly_close"} <= keys
-    assert {s.name for s in repo.schedule_defs} == {"daily_build", "daily_checks", "monthly_billing_close"}
+    assert {s.name for s in repo.schedule_defs} == {"daily_build", "daily_checks", "monthly_billing_close",
+                                                    "daily_retention"}
     assert {s.name for s in repo.sensor_defs} == {"landing_directory_sensor"}
-    assert {"coachwh_build", "coachwh_scheduled_checks", "billing_monthly_close"} <= {j.name for j in repo.get_all_jobs()}
+    assert {"coachwh_build", "coachwh_scheduled_checks", "billing_monthly_close", "retention_daily"} <= {
+        j.name for j in repo.get_all_jobs()}
+    assert {"governance/gdpr_erasure", "governance/gdpr_exports", "governance/anonymized_views",
+            "governance/retention_enforcement", "marts/dim_users", "marts/dim_clients_history",
+            "marts/gdpr_requests", "marts/retention_runs"} <= keys
+
+
+def test_a_build_runs_dbt_once_and_leaves_retention_and_closes_to_their_own_jobs(defs):
+    build = defs.resolve_job_def("coachwh_build")
+    ops = [node.name for node in build.graph.nodes]
+    assert sum(name.startswith("coachwh_dbt_models") for name in ops) == 1
+    assert "governance__retention_enforcement" not in ops and "billing__monthly_close" not in ops
+    assert "governance__gdpr_erasure" in ops and "governance__anonymized_views" in ops
 
 
 def test_the_close_schedule_runs_after_the_grace_period(defs):
