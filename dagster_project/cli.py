@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from dagster_project.audit.cli_commands import add_audit_commands
 from dagster_project.config import Settings
 from dagster_project.errors import CoachwhError
 from dagster_project.governance.cli_commands import add_gdpr_commands
@@ -68,6 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.as_of:
         resolve_as_of(args.as_of)  # fail fast with a one-line message
     _require_landing(settings)
+    _warn_about_pseudonym_key(settings)
     if args.full_refresh and not args.reason:
         raise CoachwhError("--full-refresh needs --reason \"why\": full refreshes are recorded with their reason")
     if args.full_refresh:
@@ -80,6 +82,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.timings_json:
         Path(args.timings_json).write_text(json.dumps({"stages": outcome.stages(), "steps": outcome.step_seconds}))
     return outcome.exit_code
+
+
+def _warn_about_pseudonym_key(settings: Settings) -> None:
+    """Say once, where the user sees it, that the anonymized views use a local key (spec §4.3)."""
+    import os
+
+    from dagster_project.governance.pseudonyms import KEY_FILE_NAME
+
+    if os.environ.get("COACHWH_PSEUDONYM_KEY") or settings.is_production:
+        return
+    print(f"warning: COACHWH_PSEUDONYM_KEY is not set; the anonymized views use a local key in "
+          f"{settings.secrets_dir / KEY_FILE_NAME} (created if missing). Set COACHWH_PSEUDONYM_KEY in production.")
 
 
 def _close_due(as_of: str):
@@ -205,6 +219,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from dagster_project.simulator.delivery import deliver
 
     settings = Settings.from_env()
+    _warn_about_pseudonym_key(settings)
     landing = settings.landing_dir
     if landing.exists() and args.fresh:
         shutil.rmtree(landing)
@@ -358,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui.set_defaults(func=cmd_ui)
 
     add_gdpr_commands(sub)
+    add_audit_commands(sub)
     add_retention_command(sub)
 
     bench = sub.add_parser("bench", help="benchmark ingestion and builds at 1M and 10M events")

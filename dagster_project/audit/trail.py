@@ -183,10 +183,12 @@ def verify(conn: duckdb.DuckDBPyConnection, against: str | None = None) -> Chain
     With `against` (a head hash kept outside the warehouse), the chain must also still contain
     that hash: a chain rebuilt from scratch after tampering would not.
     """
-    ensure_audit_table(conn)
+    exists = conn.execute(
+        "select count(*) from information_schema.tables where table_schema = 'audit' and table_name = 'audit_logs'"
+    ).fetchall()[0][0]
     rows = conn.execute(
         f"select {', '.join(HASHED_FIELDS)}, record_hash from audit.audit_logs order by sequence_number"
-    ).fetchall()
+    ).fetchall() if exists else []
     prev = GENESIS_HASH
     seen_anchor = against is None or against == GENESIS_HASH
     for position, row in enumerate(rows, start=1):
