@@ -100,7 +100,7 @@ def nothing_outlives_its_policy(warehouse: WarehouseResource) -> dg.AssetCheckRe
     stale = run_at is not None and now - run_at > STALE_AFTER
     return dg.AssetCheckResult(
         passed=not overdue and not failed and not stale and problem is None,
-        severity=dg.AssetCheckSeverity.ERROR,
+        severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "last_retention_run_id": dg.MetadataValue.text(run_id or "none yet"),
             "evaluated_as_of": dg.MetadataValue.text(as_of.isoformat()),
