@@ -8,13 +8,12 @@ the UI's run history too.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from dagster_project.audit.trail import resolve_actor
 from dagster_project.config import Settings
 from dagster_project.dbt_project import ensure_manifest
 
@@ -65,15 +64,6 @@ class RunOutcome:
     @property
     def exit_code(self) -> int:
         return 0 if self.success and not self.blocking_failures else 1
-
-
-def actor() -> str:
-    """Who asked for the run: COACHWH_ACTOR, else the OS user."""
-    try:
-        default = getpass.getuser()
-    except (KeyError, OSError):
-        default = "unknown"
-    return os.environ.get("COACHWH_ACTOR") or default
 
 
 def _first_error_line(result: Any) -> str | None:
@@ -136,7 +126,7 @@ def run_job(
         result = job.execute_in_process(
             instance=instance,
             run_config=config,
-            tags={"coachwh/actor": actor(), "coachwh/trigger": "cli", **(tags or {})},
+            tags={"coachwh/actor": resolve_actor(), "coachwh/trigger": "cli", **(tags or {})},
             raise_on_error=False,
             partition_key=partition_key,
         )

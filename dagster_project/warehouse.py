@@ -231,15 +231,20 @@ VAULT_DDL = (
 )
 
 
+def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str, catalog: str | None = None) -> bool:
+    """Whether `schema.table` exists in the warehouse file (or in attached `catalog`, e.g. "vault")."""
+    where = "table_catalog = ?" if catalog else "table_catalog = current_database()"
+    found = conn.execute(
+        f"select count(*) from information_schema.tables where {where} and table_schema = ? and table_name = ?",
+        [*([catalog] if catalog else []), schema, table],
+    ).fetchall()
+    return found[0][0] > 0
+
+
 def _migrate_in_file_vault(conn: duckdb.DuckDBPyConnection) -> None:
     """Move a vault schema kept inside the warehouse file (before the vault had its own file)."""
     database = conn.execute("select current_database()").fetchall()[0][0]
-    found = conn.execute(
-        "select count(*) from information_schema.tables where table_catalog = ? and table_schema = 'vault' "
-        "and table_name = 'pii'",
-        [database],
-    ).fetchall()[0][0]
-    if found:
+    if table_exists(conn, "vault", "pii", catalog=database):
         conn.execute(f'insert into vault.main.pii select * from "{database}".vault.pii')
         conn.execute(f'drop schema "{database}".vault cascade')
 

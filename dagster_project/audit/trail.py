@@ -184,7 +184,8 @@ def verify(conn: duckdb.DuckDBPyConnection, against: str | None = None) -> Chain
     that hash: a chain rebuilt from scratch after tampering would not.
     """
     exists = conn.execute(
-        "select count(*) from information_schema.tables where table_schema = 'audit' and table_name = 'audit_logs'"
+        "select count(*) from information_schema.tables where table_catalog = current_database() "
+        "and table_schema = 'audit' and table_name = 'audit_logs'"
     ).fetchall()[0][0]
     rows = conn.execute(
         f"select {', '.join(HASHED_FIELDS)}, record_hash from audit.audit_logs order by sequence_number"

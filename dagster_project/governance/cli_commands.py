@@ -12,6 +12,7 @@ from typing import Any
 from dagster_project.config import Settings
 from dagster_project.errors import CoachwhError
 from dagster_project.governance.requests import REQUEST_TYPES, STREAM, SUBJECT_TYPES, file_request
+from dagster_project.warehouse import table_exists
 
 
 def add_gdpr_commands(subparsers: Any) -> None:
@@ -60,8 +61,8 @@ def cmd_gdpr_status(args: argparse.Namespace) -> int:
     if not settings.duckdb_path.exists():
         return _not_loaded_yet(settings, args.request_id)
     with connection(settings, read_only=True) as conn:
-        source = "marts.gdpr_requests" if _exists(conn, "marts", "gdpr_requests") else None
-        if source is None and not (_exists(conn, "raw", STREAM) and _exists(conn, "governance", "gdpr_request_status")):
+        source = "marts.gdpr_requests" if table_exists(conn, "marts", "gdpr_requests") else None
+        if source is None and not (table_exists(conn, "raw", STREAM) and table_exists(conn, "governance", "gdpr_request_status")):
             return _not_loaded_yet(settings, args.request_id)
         sql = f"select * from ({_FALLBACK_SQL if source is None else 'select * from ' + source}) as q"
         params: list[Any] = []
@@ -78,15 +79,6 @@ def cmd_gdpr_status(args: argparse.Namespace) -> int:
         return _not_loaded_yet(settings, args.request_id)
     _print_table(columns, rows)
     return 0
-
-
-def _exists(conn: Any, schema: str, table: str) -> bool:
-    database = conn.execute("select current_database()").fetchall()[0][0]
-    return bool(conn.execute(
-        "select count(*) from information_schema.tables where table_catalog = ? and table_schema = ? "
-        "and table_name = ?",
-        [database, schema, table],
-    ).fetchall()[0][0])
 
 
 def _not_loaded_yet(settings: Settings, request_id: str | None) -> int:

@@ -130,6 +130,37 @@ def erase_subject(
         raise ErasureFailed(f"{step} failed: {scrub(_first_line(exc), values)}") from exc
 
 
+def erase_stream_pii(
+    settings: Settings, conn: duckdb.DuckDBPyConnection, subject_type: str, subject_id: str, source_stream: str
+) -> int:
+    """Erase only the PII one stream's records brought to a subject; return the vault rows deleted.
+
+    A soft-deleted coach profile loses its own PII, not its user's account PII, so the subject is
+    not erased as a whole and gets no governance.erasures row (which would mark the user
+    anonymized); the retention run's audit record counts it. The steps are erase_subject's: refuse while
+    a landing file still holds a value, delete in one vault transaction, rewrite the vault file
+    whole, check its bytes.
+    """
+    key = [subject_type, subject_id, source_stream]
+    where = "subject_type = ? and subject_id = ? and source_stream = ?"
+    values = sorted({row[0] for row in conn.execute(f"select distinct value from vault.pii where {where}", key).fetchall()})
+    holding = landing_files_holding(settings, conn, values)
+    if holding:
+        raise ErasureFailed(f"{len(holding)} landing file(s) still hold this {source_stream} PII; "
+                            f"ingestion must redact them before it can be erased")
+    conn.execute("begin transaction")
+    try:
+        deleted = sum(conn.execute(f"delete from vault.{table} where {where}", key).fetchall()[0][0]
+                      for table in ("pii", "extra_fields"))
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    compact_vault(conn, settings)
+    verify_vault_file(conn, settings, values)
+    return deleted
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:240]}" if text else type(exc).__name__

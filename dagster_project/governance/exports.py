@@ -35,6 +35,7 @@ import duckdb
 from dagster_project.config import Settings
 from dagster_project.contracts import load_contracts
 from dagster_project.governance.requests import GdprRequest
+from dagster_project.warehouse import table_exists
 
 Rows = list[dict[str, Any]]
 
@@ -45,15 +46,6 @@ class ExportResult:
     path: Path | None
     files: list[dict[str, Any]] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
-
-
-def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    database = conn.execute("select current_database()").fetchall()[0][0]
-    return bool(conn.execute(
-        "select count(*) from information_schema.tables where table_catalog = ? and table_schema = ? "
-        "and table_name = ?",
-        [database, schema, table],
-    ).fetchall()[0][0])
 
 
 def _query(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> tuple[list[str], Rows]:
@@ -116,7 +108,7 @@ def profile_history(conn: duckdb.DuckDBPyConnection, subject_type: str, subject_
 
 
 def usage_logs(conn: duckdb.DuckDBPyConnection, subject_type: str, subject_id: str) -> tuple[list[str], Rows]:
-    if not _table_exists(conn, "marts", "usage_logs"):
+    if not table_exists(conn, "marts", "usage_logs"):
         return [], []  # first run: the marts are not built yet
     column = "user_id" if subject_type == "user" else "client_id"
     return _query(
@@ -127,7 +119,7 @@ def usage_logs(conn: duckdb.DuckDBPyConnection, subject_type: str, subject_id: s
 
 
 def statements(conn: duckdb.DuckDBPyConnection, subject_type: str, subject_id: str) -> tuple[list[str], Rows]:
-    if subject_type != "user" or not _table_exists(conn, "marts", "billing_statements"):
+    if subject_type != "user" or not table_exists(conn, "marts", "billing_statements"):
         return [], []
     return _query(
         conn, "select * from marts.billing_statements where user_id = ? order by billing_month", [subject_id]

@@ -7,7 +7,6 @@ and audit of ingestion as every other request; the next `coachwh run` loads and 
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import uuid
@@ -16,8 +15,10 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from dagster_project.audit.trail import resolve_actor
 from dagster_project.config import Settings
 from dagster_project.errors import CoachwhError
+from dagster_project.warehouse import table_exists
 
 REQUEST_TYPES = ("access", "portability", "erasure")
 SUBJECT_TYPES = ("user", "client")
@@ -42,16 +43,6 @@ class GdprRequest:
     reason: str | None
     status: str | None  # None = never attempted, 'failed' = retried; completed ones are not pending
     attempts: int
-
-
-def default_requester() -> str:
-    """Who files: COACHWH_ACTOR, else the OS user."""
-    if os.environ.get("COACHWH_ACTOR"):
-        return os.environ["COACHWH_ACTOR"]
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def new_request_id() -> str:
@@ -87,7 +78,7 @@ def file_request(
     requested_by: str | None = None,
 ) -> str:
     """Write the request as landing/gdpr_requests/coachwh-cli-<request_id>.jsonl; return request_id."""
-    requester = requested_by if requested_by is not None else default_requester()
+    requester = requested_by if requested_by is not None else resolve_actor()
     validate_request(request_type, subject_type, subject_id, reason, requester)
     landing = settings.landing_dir
     if not landing.is_dir():
@@ -116,18 +107,9 @@ def file_request(
     return request_id
 
 
-def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    database = conn.execute("select current_database()").fetchall()[0][0]
-    return bool(conn.execute(
-        "select count(*) from information_schema.tables where table_catalog = ? and table_schema = ? "
-        "and table_name = ?",
-        [database, schema, table],
-    ).fetchall()[0][0])
-
-
 def pending_requests(conn: duckdb.DuckDBPyConnection, request_types: tuple[str, ...] = REQUEST_TYPES) -> list[GdprRequest]:
     """Requests in raw.gdpr_requests without a completed status row, oldest first (failed ones included)."""
-    if not _table_exists(conn, "raw", STREAM) or not _table_exists(conn, "governance", "gdpr_request_status"):
+    if not table_exists(conn, "raw", STREAM) or not table_exists(conn, "governance", "gdpr_request_status"):
         return []
     placeholders = ", ".join("?" for _ in request_types)
     rows = conn.execute(

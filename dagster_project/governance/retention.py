@@ -63,6 +63,7 @@ from dagster_project.audit.trail import record
 from dagster_project.config import DBT_PROJECT_DIR, Settings
 from dagster_project.contracts import load_contracts
 from dagster_project.errors import CoachwhError
+from dagster_project.warehouse import table_exists
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ def load_policies(conn: duckdb.DuckDBPyConnection, csv_path: Path = POLICIES_CSV
 
     The CSV fallback lets retention run before the first dbt build has loaded the seed.
     """
-    if _has_table(conn, *POLICIES_TABLE):
+    if table_exists(conn, *POLICIES_TABLE):
         rows = conn.execute(
             "select data_category, action, retention_days, grace_days from reference.data_retention_policies "
             "order by data_category"
@@ -176,50 +177,12 @@ def default_eraser(
     source_stream: str | None,
 ) -> object:
     """GDPR erasure of the whole subject, or of one stream's PII of it (see `erase_stream_pii`)."""
+    # Imported here: erasure imports ingestion, which imports the warehouse, which imports governance.
+    from dagster_project.governance.erasure import erase_stream_pii, erase_subject
+
     if source_stream is not None:
         return erase_stream_pii(settings, conn, subject_type, subject_id, source_stream)
-    # Imported here: erasure imports ingestion, which imports the warehouse, which imports governance.
-    from dagster_project.governance.erasure import erase_subject
-
     return erase_subject(settings, conn, subject_type, subject_id, trigger=trigger, run_id=run_id, actor=actor)
-
-
-def erase_stream_pii(
-    settings: Settings, conn: duckdb.DuckDBPyConnection, subject_type: str, subject_id: str, source_stream: str
-) -> int:
-    """Erase only the PII one stream's records brought to a subject; return the vault rows deleted.
-
-    A soft-deleted coach profile loses its own PII, not its user's account PII, so the subject is
-    not erased as a whole and gets no governance.erasures row (which would mark the user
-    anonymized); the retention run's audit record counts it. The steps are erasure's: refuse while
-    a landing file still holds a value, delete in one vault transaction, rewrite the vault file
-    whole, check its bytes.
-    """
-    from dagster_project.governance.erasure import (
-        ErasureFailed,
-        compact_vault,
-        landing_files_holding,
-        verify_vault_file,
-    )
-
-    key = [subject_type, subject_id, source_stream]
-    where = "subject_type = ? and subject_id = ? and source_stream = ?"
-    values = sorted({row[0] for row in conn.execute(f"select distinct value from vault.pii where {where}", key).fetchall()})
-    holding = landing_files_holding(settings, conn, values)
-    if holding:
-        raise ErasureFailed(f"{len(holding)} landing file(s) still hold this {source_stream} PII; "
-                            f"ingestion must redact them before it can be erased")
-    conn.execute("begin transaction")
-    try:
-        deleted = sum(conn.execute(f"delete from vault.{table} where {where}", key).fetchall()[0][0]
-                      for table in ("pii", "extra_fields"))
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
-    compact_vault(conn, settings)
-    verify_vault_file(conn, settings, values)
-    return deleted
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -266,18 +229,8 @@ class RetentionReport:
 # --- SQL helpers ------------------------------------------------------------------------------
 
 
-def _has_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str, catalog: str | None = None) -> bool:
-    where = "table_catalog = ?" if catalog else "table_catalog = current_database()"
-    params = [catalog] if catalog else []
-    found = conn.execute(
-        f"select count(*) from information_schema.tables where {where} and table_schema = ? and table_name = ?",
-        [*params, schema, table],
-    ).fetchall()
-    return found[0][0] > 0
-
-
 def _has_vault(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return _has_table(conn, "main", table, catalog="vault")
+    return table_exists(conn, "main", table, catalog="vault")
 
 
 def _one(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> tuple:
@@ -321,7 +274,7 @@ def _soft_delete_unsupported(conn: duckdb.DuckDBPyConnection, spec: _SoftDeleteS
     if contract is None or not set(contract.field_names) >= SOFT_DELETE_FIELDS:
         return (f"the {spec.stream} contract has no soft-delete fields (is_active, deleted_at): {spec.stream} "
                 f"are only hard-deleted, and hard-deleted subjects are erased on request, not by retention")
-    if not _has_table(conn, "raw", spec.stream):
+    if not table_exists(conn, "raw", spec.stream):
         return f"raw.{spec.stream} is not loaded yet"
     return None
 
@@ -346,7 +299,7 @@ def _soft_deleted_sql(conn: duckdb.DuckDBPyConnection, spec: _SoftDeleteSubject)
     not_erased = "true" if spec.scoped else (
         "not exists (select 1 from governance.erasures as e "
         f"where e.subject_type = '{spec.subject_type}' and e.subject_id = s.subject_id)"
-        if _has_table(conn, "governance", "erasures") else "true"
+        if table_exists(conn, "governance", "erasures") else "true"
     )
     return f"""
         with latest as (
@@ -412,7 +365,7 @@ def _count_quarantine(conn: duckdb.DuckDBPyConnection, policy: RetentionPolicy, 
         held, old = _one(conn, "select count(*), count(*) filter (where quarantined_at < $cutoff) "
                                "from vault.quarantine_text", params)
         evaluated, due = evaluated + held, due + old
-    if _has_table(conn, "raw", "quarantine"):
+    if table_exists(conn, "raw", "quarantine"):
         held, old = _one(conn, "select count(*), count(*) filter (where quarantined_at < $cutoff) "
                                "from raw.quarantine where raw_text is not null", params)
         evaluated, due = evaluated + held, due + old
@@ -470,15 +423,15 @@ def _prepare_sessions(conn: duckdb.DuckDBPyConnection) -> str | None:
     (every completed attempt has a usage log and every event was in a batch the logs were built
     from; null when the usage logs do not exist).
     """
-    if not _has_table(conn, "raw", "transcription_events"):
+    if not table_exists(conn, "raw", "transcription_events"):
         conn.execute(f"create or replace temp table {SESSIONS_TABLE} (session_id VARCHAR, plan VARCHAR, "
                      "last_event_at TIMESTAMPTZ, events BIGINT, purgeable BOOLEAN)")
         return "raw.transcription_events is not loaded yet"
-    has_logs = _has_table(conn, "marts", "usage_logs")
+    has_logs = table_exists(conn, "marts", "usage_logs")
     current_plans = (
         "select user_id, plan from raw.users where plan is not null "
         "qualify row_number() over (partition by user_id order by changed_at desc, change_id desc) = 1"
-        if _has_table(conn, "raw", "users") else "select null::varchar as user_id, null::varchar as plan limit 0"
+        if table_exists(conn, "raw", "users") else "select null::varchar as user_id, null::varchar as plan limit 0"
     )
     if has_logs:
         # The outcome of an attempt is its earliest terminal event (spec §3.1), as in the dbt model.
@@ -567,7 +520,7 @@ WAREHOUSE_TRAIL_NOTE = "archive of the warehouse trail is done by the audit arch
 
 def _count_warehouse_audit(conn: duckdb.DuckDBPyConnection, policy: RetentionPolicy, as_of: datetime,
                            memo: dict[str, Any]) -> _Counts:
-    if not _has_table(conn, "audit", "audit_logs"):
+    if not table_exists(conn, "audit", "audit_logs"):
         return _Counts(0, 0, "audit.audit_logs does not exist yet")
     due = _one(conn, "select count(*) from audit.audit_logs where occurred_at < $cutoff",
                {"cutoff": policy.cutoff(as_of)})[0]
@@ -582,7 +535,7 @@ def _act_warehouse_audit(run: _Run, policy: RetentionPolicy, result: PolicyResul
 
 def _count_platform_audit(conn: duckdb.DuckDBPyConnection, policy: RetentionPolicy, as_of: datetime,
                           memo: dict[str, Any]) -> _Counts:
-    if not _has_table(conn, "raw", "audit_events"):
+    if not table_exists(conn, "raw", "audit_events"):
         return _Counts(0, 0, "raw.audit_events is not loaded yet")
     due = _one(conn, "select count(*) from raw.audit_events where occurred_at < $cutoff",
                {"cutoff": policy.cutoff(as_of)})[0]

@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from dagster_project.asof import resolve_as_of
+from dagster_project.audit.trail import resolve_actor
 from dagster_project.billing.close import close_through, parse_month
 from dagster_project.config import Settings
 from dagster_project.resources import WarehouseResource
-from dagster_project.runner import actor
 
 # end_offset=1: the current month is a partition too, so that a close asked for early is refused
 # with the grace-period message rather than an unknown-partition error.
@@ -40,7 +40,8 @@ def monthly_close(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         as_of = as_of.replace(tzinfo=UTC)
     settings = Settings.from_env()
     with warehouse.connect() as conn:
-        results = close_through(conn, month, as_of, settings.grace_days, actor(), context.run_id)
+        results = close_through(conn, month, as_of, settings.grace_days, resolve_actor(context.run.tags),
+                                context.run_id)
     this = results[-1]
     for result in results:
         context.log.info(

@@ -14,6 +14,7 @@ from dagster_project.audit.trail import resolve_actor
 from dagster_project.errors import CoachwhError
 from dagster_project.governance.retention import RetentionReport, enforce_retention, retention_violations
 from dagster_project.resources import WarehouseResource
+from dagster_project.warehouse import table_exists
 
 RETENTION_KEY = dg.AssetKey(["governance", "retention_enforcement"])
 POLICIES_KEY = dg.AssetKey(["reference", "data_retention_policies"])
@@ -82,10 +83,7 @@ def retention_enforcement(
 def nothing_outlives_its_policy(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     now = datetime.now(UTC)
     with warehouse.connect() as conn:
-        has_runs = conn.execute(
-            "select count(*) from information_schema.tables where table_catalog = current_database() "
-            "and table_schema = 'governance' and table_name = 'retention_runs'"
-        ).fetchall()[0][0]
+        has_runs = table_exists(conn, "governance", "retention_runs")
         last = conn.execute(
             "select retention_run_id, as_of, run_at, count(*) filter (where status = 'failed') "
             "from governance.retention_runs where not is_dry_run group by all order by run_at desc limit 1"

@@ -1,15 +1,9 @@
 {#-
   Spec §2.2, §4.1. One row per version of a client (coachee): each clients change starts a
   version, valid from its changed_at until the client's next change (valid_to, exclusive; null =
-  current). Changes are ordered by changed_at, then change_id; changes of one client at the same
-  changed_at collapse into the last of them, so that every version lasts a positive time.
-  A soft delete is an `update` with is_active false and deleted_at set; a restore is an `update`
-  back. A `delete` (hard delete in the platform) keeps the last known attributes, is not active
-  and keeps the platform's deleted_at (else the time of the delete).
-  lifecycle_status, by precedence: `anonymized` (the client's PII was erased while the version was
-  in effect or before it began, i.e. erased_at < valid_to or the version is current; versions are
-  not split at erased_at) > `deleted` (hard delete) > `archived` (soft-deleted: not is_active or
-  deleted_at set) > `active`.
+  current). A soft delete is an `update` with is_active false and deleted_at set; a restore is an
+  `update` back. Versioning rules: macro cdc_version_ctes; lifecycle_status (anonymized when the
+  client's PII was erased): macro lifecycle_status (dbt/macros/cdc_versions.sql).
 -#}
 
 with clients as (
@@ -28,92 +22,11 @@ erased_clients as (
 
 ),
 
-ordered_changes as (
-
-    select
-        client_id,
-        change_id,
-        changed_at,
-        change_op,
-        user_id,
-        client_source,
-        client_type,
-        client_status,
-        is_active,
-        deleted_at,
-        deleted_by_user_id,
-        created_at,
-        row_number() over (
-            partition by client_id order by changed_at, change_id
-        ) as change_sequence,
-        row_number() over (
-            partition by client_id, changed_at order by change_id desc
-        ) as rank_within_instant,
-        count(*) over (partition by client_id) as change_count,
-        min(changed_at) over (partition by client_id) as first_seen_at,
-        max(changed_at) over (partition by client_id) as last_changed_at
-    from clients
-
-),
-
-live_sources as (
-
-    -- the latest change at or before this one that was not a delete (its attributes are kept)
-    select
-        *,
-        max(case when change_op <> 'delete' then change_sequence end) over (
-            partition by client_id
-            order by change_sequence
-            rows between unbounded preceding and current row
-        ) as live_change_sequence
-    from ordered_changes
-
-),
-
-carried as (
-
-    select
-        changes.client_id,
-        changes.change_id,
-        changes.changed_at,
-        changes.change_op,
-        changes.rank_within_instant,
-        changes.change_count,
-        changes.first_seen_at,
-        changes.last_changed_at,
-        changes.change_op = 'delete' as is_hard_deleted,
-        {%- for column in ['user_id', 'client_source', 'client_type', 'client_status', 'deleted_by_user_id', 'created_at'] %}
-        case
-            when changes.change_op = 'delete' then coalesce(changes.{{ column }}, live.{{ column }})
-            else changes.{{ column }}
-        end as {{ column }},
-        {%- endfor %}
-        case
-            when changes.change_op = 'delete' then false
-            else coalesce(changes.is_active, changes.deleted_at is null)
-        end as is_active,
-        case
-            when changes.change_op = 'delete'
-                then coalesce(changes.deleted_at, live.deleted_at, changes.changed_at)
-            else changes.deleted_at
-        end as deleted_at
-    from live_sources as changes
-    left join ordered_changes as live
-        on changes.client_id = live.client_id
-        and changes.live_change_sequence = live.change_sequence
-
-),
-
-versions as (
-
-    select
-        *,
-        row_number() over (partition by client_id order by changed_at) as version_number,
-        lead(changed_at) over (partition by client_id order by changed_at) as valid_to
-    from carried
-    where rank_within_instant = 1
-
-),
+{{ coachwh.cdc_version_ctes(
+    'clients', 'client_id',
+    ['user_id', 'client_source', 'client_type', 'client_status', 'deleted_by_user_id', 'created_at'],
+    has_soft_delete=true
+) }},
 
 final as (
 
@@ -136,14 +49,8 @@ final as (
         versions.is_hard_deleted,
         case when versions.is_hard_deleted then versions.changed_at end as hard_deleted_at,
         erased_clients.erased_at,
-        case
-            when erased_clients.erased_at is not null
-                and (versions.valid_to is null or erased_clients.erased_at < versions.valid_to)
-                then 'anonymized'
-            when versions.is_hard_deleted then 'deleted'
-            when not versions.is_active or versions.deleted_at is not null then 'archived'
-            else 'active'
-        end as lifecycle_status,
+        {{ coachwh.lifecycle_status('erased_clients.erased_at', 'versions.valid_to', 'versions.is_hard_deleted',
+                                    'versions.is_active', 'versions.deleted_at') }} as lifecycle_status,
         versions.first_seen_at,
         versions.last_changed_at,
         cast(versions.change_count as bigint) as change_count
