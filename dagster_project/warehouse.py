@@ -85,6 +85,21 @@ def _attach_vault(conn: duckdb.DuckDBPyConnection, settings: Settings, read_only
 
 
 @contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction: committed when the block ends, rolled back (and re-raised) on any exception.
+
+    DuckDB commits one database file per transaction: a block writes the warehouse or the vault.
+    """
+    conn.execute("begin transaction")
+    try:
+        yield
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+
+
+@contextmanager
 def connection(settings: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     conn = open_connection(settings, read_only=read_only)
     try:

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 
 from dagster_project.errors import CoachwhError
+from dagster_project.warehouse import transaction
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,7 @@ def _close_one(
     conn: duckdb.DuckDBPyConnection, month: date, as_of: datetime, grace_days: int, actor: str, run_id: str | None
 ) -> CloseResult:
     closed_at = datetime.now(UTC)
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         conn.execute(
             """
             insert into billing.closed_statements
@@ -152,10 +152,6 @@ def _close_one(
             "insert into billing.closed_months values (?, ?, ?, ?, ?, ?, ?, ?)",
             [month, closed_at, as_of, grace_days, len(digests), month_digest, run_id, actor],
         )
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
     return CloseResult(month, newly_closed=True, statements=len(digests), adjustments_frozen=adjustments,
                        month_digest=month_digest)
 

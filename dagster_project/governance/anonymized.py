@@ -29,6 +29,7 @@ from dagster_project.contracts import load_contracts
 from dagster_project.errors import CoachwhError
 from dagster_project.governance.pseudonyms import hmac_pads, key_fingerprint, load_key, sql_pseudonym
 from dagster_project.governance.tables import ensure_governance_tables
+from dagster_project.warehouse import transaction
 
 log = logging.getLogger(__name__)
 
@@ -322,8 +323,7 @@ def build_anonymized(
     aggregates = [a for a in AGGREGATES if a.mart in columns]
     ensure_governance_tables(conn)
 
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         conn.execute(f"create schema if not exists {SCHEMA}")
         rebuilt = _reset_map_if_key_changed(conn, fingerprint)
         added = {
@@ -355,10 +355,6 @@ def build_anonymized(
             run_id=run_id,
             actor=actor,
         )
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
 
     omitted = {plan.mart: plan.omitted for plan in plans if plan.omitted}
     for mart, names in omitted.items():

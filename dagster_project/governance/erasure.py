@@ -37,6 +37,7 @@ from dagster_project.contracts import load_contracts
 from dagster_project.errors import CoachwhError
 from dagster_project.governance.pseudonyms import load_key, pseudonym
 from dagster_project.ingestion.loader import carries_pii
+from dagster_project.warehouse import transaction
 
 # Values shorter than this are erased from the vault like any other, but not searched for in
 # free text (quarantined lines, landing files, file bytes): they identify no one on their own and
@@ -148,14 +149,9 @@ def erase_stream_pii(
     if holding:
         raise ErasureFailed(f"{len(holding)} landing file(s) still hold this {source_stream} PII; "
                             f"ingestion must redact them before it can be erased")
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         deleted = sum(conn.execute(f"delete from vault.{table} where {where}", key).fetchall()[0][0]
                       for table in ("pii", "extra_fields"))
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
     compact_vault(conn, settings)
     verify_vault_file(conn, settings, values)
     return deleted
@@ -367,8 +363,7 @@ def _delete_vault_rows(
     # what the erasures_are_complete check tests.
     forms = text_forms(values)
     matches = " or ".join(["contains(raw_text, ?)" for _ in [subject_id, *forms]])
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         pii = conn.execute("delete from vault.pii where subject_type = ? and subject_id = ?", key).fetchall()[0][0]
         extra = conn.execute(
             "delete from vault.extra_fields where subject_type = ? and subject_id = ?", key
@@ -376,10 +371,6 @@ def _delete_vault_rows(
         texts = conn.execute(
             f"delete from vault.quarantine_text where {matches}", [subject_id, *forms]
         ).fetchall()[0][0]
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
     return pii + extra, texts
 
 
@@ -467,8 +458,7 @@ def _record(
 ) -> None:
     """governance.erasures, the caller's rows and the audit record, in one warehouse transaction."""
     entity_id = pseudonym(load_key(settings), result.subject_type, result.subject_id)
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         # An unknown subject had nothing erased: no erasures row (which marks a subject anonymized).
         if result.outcome == "erased":
             conn.execute(
@@ -489,7 +479,3 @@ def _record(
             run_id=run_id,
             actor=actor,
         )
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise

@@ -22,7 +22,7 @@ from dagster_project.governance.erasure import ErasureFailed, ErasureResult, era
 from dagster_project.governance.exports import write_package
 from dagster_project.governance.pseudonyms import load_key, pseudonym
 from dagster_project.governance.requests import GdprRequest, pending_requests
-from dagster_project.warehouse import ensure_schema
+from dagster_project.warehouse import ensure_schema, transaction
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +106,7 @@ def _record_failure(
     actor: str | None,
     vault_rows_erased: int | None = None,
 ) -> None:
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         _upsert_status(conn, request, "failed", error=error, vault_rows_erased=vault_rows_erased)
         record(
             conn,
@@ -119,10 +118,6 @@ def _record_failure(
             run_id=run_id,
             actor=actor,
         )
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
 
 
 def _rows_erased_before(conn: duckdb.DuckDBPyConnection, request_id: str) -> int:
@@ -188,8 +183,7 @@ def process_exports(
         try:
             package = write_package(settings, conn, request)
             export_path = str(package.path) if package.path else None
-            conn.execute("begin transaction")
-            try:
+            with transaction(conn):
                 _upsert_status(conn, request, "completed", outcome=package.outcome, export_path=export_path)
                 record(
                     conn,
@@ -204,10 +198,6 @@ def process_exports(
                     run_id=run_id,
                     actor=actor,
                 )
-                conn.execute("commit")
-            except BaseException:
-                conn.execute("rollback")
-                raise
             report.results.append(RequestResult(request.request_id, request.request_type, request.subject_type,
                                                 "completed", package.outcome, export_path=export_path))
         except Exception as exc:

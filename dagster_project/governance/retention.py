@@ -63,7 +63,7 @@ from dagster_project.audit.trail import record
 from dagster_project.config import DBT_PROJECT_DIR, Settings
 from dagster_project.contracts import load_contracts
 from dagster_project.errors import CoachwhError
-from dagster_project.warehouse import table_exists
+from dagster_project.warehouse import table_exists, transaction
 
 log = logging.getLogger(__name__)
 
@@ -376,13 +376,8 @@ def _act_quarantine(run: _Run, policy: RetentionPolicy, result: PolicyResult, co
     params = {"cutoff": policy.cutoff(run.as_of)}
     if _has_vault(run.conn, "quarantine_text"):
         # The vault is its own file: its purge commits first, on its own.
-        run.conn.execute("begin transaction")
-        try:
+        with transaction(run.conn):
             deleted = _one(run.conn, "delete from vault.quarantine_text where quarantined_at < $cutoff", params)[0]
-            run.conn.execute("commit")
-        except BaseException:
-            run.conn.execute("rollback")
-            raise
         result.acted_on += deleted
         if deleted:
             # The text may hold PII, and DuckDB keeps deleted rows in free blocks: rewrite the vault whole.

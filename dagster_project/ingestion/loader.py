@@ -28,7 +28,7 @@ from dagster_project.ingestion.validation import (
     q,
     validated_select,
 )
-from dagster_project.warehouse import ensure_schema
+from dagster_project.warehouse import ensure_schema, transaction
 
 log = logging.getLogger(__name__)
 
@@ -234,21 +234,15 @@ def _load_batch(
         # Phase 1, the vault (its own DuckDB file, and DuckDB commits one file per transaction):
         # its inserts skip what is already there, so a crash between the two commits leaves rows
         # that the rerun of the same file finds and does not double.
-        conn.execute("begin transaction")
-        try:
+        with transaction(conn):
             _insert_vault(conn, contract, batch_id)
-            conn.execute("commit")
-        except BaseException:
-            conn.execute("rollback")
-            raise
     else:
         conn.execute(
             "create or replace temp table _contested (file_idx INTEGER, line_number BIGINT, _pk VARCHAR, disposition VARCHAR)"
         )
         conn.execute("create or replace temp table _stage (file_idx INTEGER, line_number BIGINT, reason VARCHAR, extra_json VARCHAR)")
     # Phase 2, the warehouse: raw rows, quarantine and the ledger commit together or not at all.
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         if contract is not None:
             _insert_raw(conn, contract, batch_id)
             _insert_row_quarantine(conn, contract)
@@ -256,10 +250,6 @@ def _load_batch(
         _insert_ledger(conn, stream, batch_id, version)
         if before_commit is not None:
             before_commit(batch_id)
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
     rows = conn.execute(
         "select stream, file_path, status, rows_read, rows_loaded, rows_duplicate, rows_quarantined, "
         "extra_field_rows, reject_reason from raw.ingested_files where batch_id = ? order by file_path",
