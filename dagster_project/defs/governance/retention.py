@@ -17,7 +17,6 @@ from dagster_project.resources import WarehouseResource
 from dagster_project.warehouse import table_exists
 
 RETENTION_KEY = dg.AssetKey(["governance", "retention_enforcement"])
-POLICIES_KEY = dg.AssetKey(["reference", "data_retention_policies"])
 # The schedule runs daily: a last run older than this means it stopped.
 STALE_AFTER = timedelta(days=2)
 
