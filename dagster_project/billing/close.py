@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
+from dagster_project.audit.trail import record
 from dagster_project.errors import CoachwhError
 from dagster_project.warehouse import transaction
 
@@ -152,6 +153,10 @@ def _close_one(
             "insert into billing.closed_months values (?, ?, ?, ?, ?, ?, ?, ?)",
             [month, closed_at, as_of, grace_days, len(digests), month_digest, run_id, actor],
         )
+        record(conn, "billing_close", entity_type="billing_month", entity_id=f"{month:%Y-%m}",
+               counts={"statements": len(digests), "adjustments_frozen": adjustments},
+               after={"month_digest": month_digest, "as_of": as_of.isoformat(), "grace_days": grace_days},
+               run_id=run_id, actor=actor)
     return CloseResult(month, newly_closed=True, statements=len(digests), adjustments_frozen=adjustments,
                        month_digest=month_digest)
 

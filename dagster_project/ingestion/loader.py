@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
+from dagster_project.audit.trail import record
 from dagster_project.config import Settings
 from dagster_project.contracts import Contract, load_contracts
 from dagster_project.ingestion.discovery import PendingFile, list_landing_files, pending_files
@@ -84,8 +85,14 @@ def ingest_landing(
     *,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     before_commit: BeforeCommitHook | None = None,
+    run_id: str | None = None,
+    actor: str | None = None,
 ) -> IngestionReport:
-    """Load every landing file not loaded before; return what happened to each."""
+    """Load every landing file not loaded before; return what happened to each.
+
+    Each file's audit records (`ingest_file`, and `quarantine` when records were rejected) are
+    written in the transaction that loads it, with the Dagster run id and actor given here.
+    """
     ensure_schema(conn)
     contracts = load_contracts()
     pending = pending_files(conn, list_landing_files(settings.landing_dir))
@@ -96,9 +103,9 @@ def ingest_landing(
     for stream, items in by_stream.items():
         contract = contracts.get(stream)
         for batch in _batches(items, batch_rows):
-            _load_batch(conn, stream, contract, batch, report, before_commit)
+            _load_batch(conn, stream, contract, batch, report, before_commit, run_id, actor)
     # After every commit: loaded files of PII streams keep no PII (their values are in the vault).
-    report.redacted = redact_loaded_files(settings, conn)
+    report.redacted = redact_loaded_files(settings, conn, run_id=run_id, actor=actor)
     return report
 
 
@@ -220,6 +227,8 @@ def _load_batch(
     files: list[PendingFile],
     report: IngestionReport,
     before_commit: BeforeCommitHook | None,
+    run_id: str | None = None,
+    actor: str | None = None,
 ) -> None:
     if contract is None:
         rejected = {i: f"unknown_stream:no data contract for '{stream}'" for i in range(len(files))}
@@ -248,6 +257,7 @@ def _load_batch(
             _insert_row_quarantine(conn, contract)
         _insert_file_quarantine(conn, stream, batch_id)
         _insert_ledger(conn, stream, batch_id, version)
+        _audit_batch(conn, batch_id, run_id, actor)
         if before_commit is not None:
             before_commit(batch_id)
     rows = conn.execute(
@@ -258,6 +268,30 @@ def _load_batch(
     report.files.extend(FileResult(*row) for row in rows)
     report.batch_ids.append(batch_id)
     log.info("batch %s: %s files of %s loaded", batch_id, len(files), stream)
+
+
+def _audit_batch(conn: duckdb.DuckDBPyConnection, batch_id: int, run_id: str | None, actor: str | None) -> None:
+    """One `ingest_file` record per file of the batch, and one `quarantine` record per file that had rejects."""
+    files = conn.execute(
+        "select file_path, stream, status, content_sha256, rows_read, rows_loaded, rows_duplicate, rows_quarantined, "
+        "extra_field_rows, reject_reason from raw.ingested_files where batch_id = ? order by file_path",
+        [batch_id],
+    ).fetchall()
+    reasons: dict[str, dict[str, int]] = {}
+    for file, kind, count in conn.execute(
+        "select file, split_part(reason, ':', 1), count(*) from raw.quarantine where batch_id = ? group by all",
+        [batch_id],
+    ).fetchall():
+        reasons.setdefault(file, {})[kind] = count
+    for path, stream, status, sha, read, loaded, duplicate, quarantined, extra, reject in files:
+        counts = {"read": read, "loaded": loaded, "duplicate": duplicate, "quarantined": quarantined,
+                  "extra_field_rows": extra}
+        after = {"stream": stream, "status": status, "content_sha256": sha, "batch_id": batch_id}
+        record(conn, "ingest_file", entity_type="landing_file", entity_id=path, counts=counts, after=after,
+               reason=reject, run_id=run_id, actor=actor)
+        if path in reasons:
+            record(conn, "quarantine", entity_type="landing_file", entity_id=path, counts=reasons[path],
+                   after={"stream": stream, "batch_id": batch_id}, run_id=run_id, actor=actor)
 
 
 def _classify(conn: duckdb.DuckDBPyConnection, contract: Contract) -> None:

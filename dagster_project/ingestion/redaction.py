@@ -24,9 +24,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dagster_project.audit.trail import record
 from dagster_project.config import Settings
 from dagster_project.contracts import Contract, load_contracts
 from dagster_project.ingestion.discovery import sha256_of
+from dagster_project.warehouse import transaction
 
 log = logging.getLogger(__name__)
 
@@ -118,48 +120,67 @@ def _redact_parquet(path: Path, contract: Contract, target: Path) -> int:
     return count
 
 
-def redact_file(path: Path, contract: Contract, file_format: str) -> int:
-    """Rewrite one landing file without PII (atomically: temp file, then rename); return values replaced."""
+def write_redacted(path: Path, contract: Contract, file_format: str) -> tuple[Path, int]:
+    """Write the file's redacted version beside it (a dot-file); return its path and the values replaced."""
     temp = path.with_name(f".{path.name}.redacting")
     if file_format == "parquet":
         count = _redact_parquet(path, contract, temp)
     else:
         payload, count = _redact_jsonl(path, contract, gzipped=file_format == "jsonl.gz")
         temp.write_bytes(payload)
-    os.replace(temp, path)
-    return count
+    return temp, count
 
 
-def redact_loaded_files(settings: Settings, conn: duckdb.DuckDBPyConnection) -> list[RedactionResult]:
-    """Redact every loaded file of a PII stream that still has the content it was loaded with."""
+def redact_loaded_files(
+    settings: Settings, conn: duckdb.DuckDBPyConnection, run_id: str | None = None, actor: str | None = None
+) -> list[RedactionResult]:
+    """Redact every loaded file of a PII stream that still has the content it was loaded with.
+
+    The redacted version is written beside the file; its identity (hash, size, mtime: a rename keeps
+    them) and the `redact_landing_file` audit record commit together; only then does it replace the
+    file. A crash before the commit leaves the file as loaded; a crash after it leaves the file as
+    loaded with a recorded identity it does not have yet. Either way the file still matches the
+    ledger, so the next run redacts it again and records its new identity in place of the old one.
+    """
     contracts = _pii_contracts()
     if not contracts:
         return []
     streams = ", ".join(f"'{s}'" for s in contracts)
     rows = conn.execute(
         f"""
-        select f.stream, f.file_path, f.content_sha256, f.file_format, f.size_bytes, f.mtime_ns
+        select f.stream, f.file_path, f.content_sha256, f.file_format, f.size_bytes, f.mtime_ns,
+               list(r.size_bytes || '|' || r.mtime_ns) filter (where r.file_path is not null) as redacted
         from raw.ingested_files as f
+        left join raw.redacted_files as r
+            on r.file_path = f.file_path and r.original_sha256 = f.content_sha256
         where f.stream in ({streams})
-          and not exists (select 1 from raw.redacted_files as r
-                          where r.file_path = f.file_path and r.original_sha256 = f.content_sha256)
+        group by all
         """
     ).fetchall()
     results: list[RedactionResult] = []
-    for stream, rel_path, sha, file_format, size, mtime in rows:
+    for stream, rel_path, sha, file_format, size, mtime, redacted in rows:
         path = settings.landing_dir / rel_path
         if not path.is_file():
             continue
         stat = path.stat()
+        if f"{stat.st_size}|{stat.st_mtime_ns}" in (redacted or []):
+            continue  # already redacted
         # Cheap test first: only a file whose identity still matches the ledger is hashed.
         if (stat.st_size, stat.st_mtime_ns) != (size, mtime) and sha256_of(path) != sha:
-            continue
-        count = redact_file(path, contracts[stream], file_format)
-        new_stat = path.stat()
-        conn.execute(
-            "insert into raw.redacted_files values (?, ?, ?, ?, ?, ?, current_timestamp)",
-            [rel_path, sha, sha256_of(path), new_stat.st_size, new_stat.st_mtime_ns, count],
-        )
+            continue  # new content under the same name: discovery loads it as a new file
+        temp, count = write_redacted(path, contracts[stream], file_format)
+        temp_stat = temp.stat()
+        new_sha = sha256_of(temp)
+        with transaction(conn):
+            conn.execute("delete from raw.redacted_files where file_path = ? and original_sha256 = ?", [rel_path, sha])
+            conn.execute(
+                "insert into raw.redacted_files values (?, ?, ?, ?, ?, ?, current_timestamp)",
+                [rel_path, sha, new_sha, temp_stat.st_size, temp_stat.st_mtime_ns, count],
+            )
+            record(conn, "redact_landing_file", entity_type="landing_file", entity_id=rel_path,
+                   counts={"values_redacted": count}, before={"content_sha256": sha},
+                   after={"content_sha256": new_sha}, run_id=run_id, actor=actor)
+        os.replace(temp, path)
         results.append(RedactionResult(rel_path, count))
         log.info("redacted %s PII values in landing file %s", count, rel_path)
     return results

@@ -110,6 +110,8 @@ def stages(tmp_path_factory: pytest.TempPathFactory) -> dict:
         result["adjustments_3"] = _rows(conn, "select * from marts.billing_adjustments order by all")
         result["reconcile_3"] = _rows(conn, RECONCILE)
         result["broken_3"] = verify_closed_digests(conn)
+        result["audit"] = _rows(conn, "select operation, entity_id, after_values->>'month_digest' as digest, actor "
+                                      "from audit.audit_logs order by sequence_number")
     finally:
         conn.close()
     return result
@@ -215,3 +217,12 @@ def test_the_month_digest_covers_its_statements():
     expected = hashlib.sha256(b"u1|2026-09-01|pro|29.99|3000|2|0.009033|0.000000|29.999033|a,b").hexdigest()
     assert statement_digest(row, ["b", "a"]) == expected
 
+
+
+def test_each_close_writes_one_audit_record_with_its_month_digest_and_a_repeat_writes_none(stages):
+    assert stages["audit"] == [
+        {"operation": "billing_close", "entity_id": "2026-09", "digest": stages["first_close"][-1].month_digest,
+         "actor": "test"},
+        {"operation": "billing_close", "entity_id": "2026-10", "digest": stages["oct_close"][-1].month_digest,
+         "actor": "test"},
+    ]

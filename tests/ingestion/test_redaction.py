@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 
 import polars as pl
+import pytest
 
 from dagster_project.ingestion import ingest_landing
 from tests.conftest import write_jsonl
@@ -60,3 +61,43 @@ def test_quarantined_lines_and_extra_fields_of_pii_streams_are_kept_in_the_vault
     assert PII_NAME in vault_text
     assert conn.execute("select _extra_fields from raw.clients").fetchall()[0][0] is None
     assert "Quilly" in conn.execute("select extra_json from vault.extra_fields").fetchall()[0][0]
+
+
+def test_a_crash_between_recording_and_replacing_a_redacted_file_is_mended_by_the_next_run(settings, conn,
+                                                                                           monkeypatch):
+    from dagster_project.ingestion import redaction
+
+    path = write_jsonl(settings.landing_dir, "clients", "c1.jsonl", [_client("ch1")])
+
+    def crash(src, dst):
+        raise OSError("simulated crash before the rename")
+
+    monkeypatch.setattr(redaction.os, "replace", crash)
+    with pytest.raises(OSError, match="simulated crash"):
+        ingest_landing(settings, conn)
+    assert PII_EMAIL in path.read_text(encoding="utf-8")
+    monkeypatch.undo()
+
+    again = ingest_landing(settings, conn)
+    assert again.files == [] and [r.file_path for r in again.redacted] == ["clients/c1.jsonl"]
+    assert PII_EMAIL not in path.read_text(encoding="utf-8")
+    assert ingest_landing(settings, conn).files == []
+    assert conn.execute("select count(*) from raw.redacted_files").fetchall()[0][0] == 1
+    assert conn.execute("select count(*) from raw.clients").fetchall()[0][0] == 1
+
+
+def test_loading_a_file_writes_its_ingest_and_quarantine_audit_records(settings, conn):
+    from dagster_project.audit.trail import verify
+
+    write_jsonl(settings.landing_dir, "clients", "c1.jsonl", [_client("ch1"), _client("ch2", op="upsert")])
+    ingest_landing(settings, conn, run_id="run-1", actor="tester")
+    rows = conn.execute(
+        "select operation, entity_id, counts->>'loaded', counts->>'not_in_enum', run_id, actor "
+        "from audit.audit_logs order by sequence_number"
+    ).fetchall()
+    assert rows == [
+        ("ingest_file", "clients/c1.jsonl", "1", None, "run-1", "tester"),
+        ("quarantine", "clients/c1.jsonl", None, "1", "run-1", "tester"),
+        ("redact_landing_file", "clients/c1.jsonl", None, None, "run-1", "tester"),
+    ]
+    assert verify(conn).ok

@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from dagster_project.audit.trail import resolve_actor
 from dagster_project.contracts import STREAMS
 from dagster_project.ingestion import IngestionReport, ingest_landing
 from dagster_project.resources import WarehouseResource
@@ -51,7 +52,7 @@ def ingest_landing_files(context: dg.AssetExecutionContext, warehouse: Warehouse
     """Load every landing file not loaded before, validating each record against its contract."""
     settings = warehouse.settings()
     with warehouse.connect() as conn:
-        report = ingest_landing(settings, conn)
+        report = ingest_landing(settings, conn, run_id=context.run_id, actor=resolve_actor(context.run.tags))
     by_stream = report.by_stream()
     context.log.info(
         "ingested %s new files: %s records loaded, %s duplicates, %s quarantined",
