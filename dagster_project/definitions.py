@@ -12,6 +12,7 @@ from dagster_dbt import DbtCliResource
 from dagster_project.config import Settings
 from dagster_project.dbt_project import dbt_executable, get_dbt_project
 from dagster_project.defs import jobs
+from dagster_project.defs.audit import checks as audit_checks
 from dagster_project.defs.billing import assets as billing_assets
 from dagster_project.defs.billing import checks as billing_checks
 from dagster_project.defs.governance import anonymized as governance_anonymized
@@ -40,7 +41,7 @@ defs = dg.Definitions(
     ],
     asset_checks=[
         *dg.load_asset_checks_from_modules(
-            [ingestion_checks, usage_checks, billing_checks, governance_checks, governance_retention]
+            [ingestion_checks, usage_checks, billing_checks, governance_checks, governance_retention, audit_checks]
         ),
     ],
     jobs=[jobs.build_job, jobs.checks_job, billing_assets.close_job, governance_retention.retention_job],

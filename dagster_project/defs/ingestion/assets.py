@@ -12,6 +12,9 @@ RAW_STREAM_KEYS = {stream: dg.AssetKey(["raw", stream]) for stream in STREAMS}
 QUARANTINE_KEY = dg.AssetKey(["raw", "quarantine"])
 LEDGER_KEY = dg.AssetKey(["raw", "ingested_files"])
 VAULT_KEY = dg.AssetKey(["vault", "pii"])
+# Every run starts here and ingestion is the first writer of the trail: the trail's asset (and its
+# chain check) belongs to this step.
+AUDIT_KEY = dg.AssetKey(["audit", "audit_logs"])
 
 _DESCRIPTIONS = {
     QUARANTINE_KEY: "One row per rejected record (or whole rejected file) with stream, file, line and reason.",
@@ -34,6 +37,11 @@ def _specs() -> list[dg.AssetSpec]:
         dg.AssetSpec(key, description=text, group_name="ingestion", kinds={"duckdb"})
         for key, text in _DESCRIPTIONS.items()
     ]
+    specs.append(dg.AssetSpec(
+        AUDIT_KEY, group_name="audit", kinds={"duckdb"},
+        description="The warehouse's audit trail: one append-only, hash-chained record per data operation "
+                    "(ingestion, builds, closes, erasures, exports, retention); see `coachwh audit verify`.",
+    ))
     return specs
 
 
@@ -86,3 +94,8 @@ def ingest_landing_files(context: dg.AssetExecutionContext, warehouse: Warehouse
         },
     )
     yield dg.MaterializeResult(asset_key=VAULT_KEY)
+    with warehouse.connect() as conn:
+        records, head = conn.execute(
+            "select count(*), max_by(record_hash, sequence_number) from audit.audit_logs").fetchall()[0]
+    yield dg.MaterializeResult(asset_key=AUDIT_KEY, metadata={"records": dg.MetadataValue.int(records),
+                                                              "head_hash": dg.MetadataValue.text(head or "")})

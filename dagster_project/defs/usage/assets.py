@@ -9,8 +9,10 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from dagster_project.asof import resolve_as_of
+from dagster_project.audit.trail import record, resolve_actor
 from dagster_project.config import Settings
 from dagster_project.dbt_project import get_dbt_project
+from dagster_project.warehouse import connection, transaction
 
 CLOSE_KEY = dg.AssetKey(["billing", "monthly_close"])
 # Governance tables as dbt sources -> the Python assets that write them.
@@ -52,18 +54,66 @@ class BuildConfig(dg.Config):
     """Rebuild incremental models from raw. Permanent models (usage_logs) are never dropped."""
 
 
+class BuildAudit:
+    """The audit records of one dbt build: one before it starts, one when it ends.
+
+    dbt commits model by model, so no single transaction can hold a build and its record. The
+    `started` record commits before dbt runs; a crash mid-build then leaves a started record with
+    no `finished` one, which is itself the trace that something changed.
+    """
+
+    def __init__(self, operation: str, run_id: str, actor: str, reason: str | None, after: dict[str, Any]):
+        self.operation, self.run_id, self.actor, self.reason, self.after = operation, run_id, actor, reason, after
+
+    @classmethod
+    def start(cls, settings: Settings, context: dg.AssetExecutionContext, as_of: str, full_refresh: bool
+              ) -> "BuildAudit":
+        tags = context.run.tags
+        if full_refresh:
+            operation = "full_refresh"
+        elif tags.get("dagster/backfill"):
+            operation = "backfill"
+        else:
+            operation = "dbt_build"
+        audit = cls(operation, context.run_id, resolve_actor(tags), tags.get("coachwh/reason"),
+                    {"as_of": as_of, "full_refresh": full_refresh})
+        audit._write(settings, None, "started")
+        return audit
+
+    def finish(self, settings: Settings, counts: dict[str, int], phase: str) -> None:
+        self._write(settings, counts, phase)
+
+    def _write(self, settings: Settings, counts: dict[str, int] | None, phase: str) -> None:
+        with connection(settings) as conn, transaction(conn):
+            record(conn, self.operation, entity_type="dbt_project", entity_id="coachwh", counts=counts,
+                   after={**self.after, "phase": phase}, reason=self.reason, run_id=self.run_id, actor=self.actor)
+
+
 def _build_dbt_assets() -> dg.AssetsDefinition:
     project = get_dbt_project()
 
     @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=TRANSLATOR,
                 name="coachwh_dbt_models")
     def coachwh_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: BuildConfig):
-        Settings.from_env().export()
+        settings = Settings.from_env()
+        settings.export()
         dbt_vars = {"as_of": resolve_as_of(config.as_of)}
         args = ["build", "--vars", json.dumps(dbt_vars)]
         if config.full_refresh:
             args.append("--full-refresh")
-        yield from dbt.cli(args, context=context).stream()
+        audit = BuildAudit.start(settings, context, dbt_vars["as_of"], config.full_refresh)
+        counts = {"models_built": 0, "checks_passed": 0, "checks_failed": 0}
+        try:
+            for event in dbt.cli(args, context=context).stream():
+                if isinstance(event, (dg.Output, dg.AssetMaterialization, dg.MaterializeResult)):
+                    counts["models_built"] += 1
+                elif isinstance(event, dg.AssetCheckResult):
+                    counts["checks_passed" if event.passed else "checks_failed"] += 1
+                yield event
+        except BaseException as exc:
+            audit.finish(settings, counts, f"failed: {type(exc).__name__}")
+            raise
+        audit.finish(settings, counts, "finished")
 
     return coachwh_dbt_models
 

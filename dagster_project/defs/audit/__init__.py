@@ -1,0 +1,1 @@
+"""Audit: the chain check of the warehouse's own audit trail."""
