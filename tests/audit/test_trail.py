@@ -71,3 +71,19 @@ def test_the_cli_prints_ok_with_count_and_head_and_the_digest(conn, settings, ca
     assert main(["audit", "digest"]) == 0
     assert capsys.readouterr().out.strip() == head
     assert main(["audit", "verify", "--against", "0" * 63 + "1"]) == 1
+
+
+def test_a_config_change_is_recorded_once_with_before_and_after(conn, settings, monkeypatch):
+    from dagster_project.audit.config_changes import record_config_change
+    from dagster_project.config import Settings
+
+    assert record_config_change(conn, settings) is True  # the first configuration seen
+    assert record_config_change(conn, settings) is False  # nothing changed: no record
+    monkeypatch.setenv("COACHWH_GRACE_DAYS", "5")
+    assert record_config_change(conn, Settings.from_env()) is True
+    before, after, reason = conn.execute(
+        "select before_values->>'grace_days', after_values->>'grace_days', reason from audit.audit_logs "
+        "where operation = 'config_change' order by sequence_number desc limit 1"
+    ).fetchall()[0]
+    assert (before, after, reason) == ("3", "5", "changed: grace_days")
+    assert verify(conn).ok

@@ -319,3 +319,20 @@ def test_a_full_refresh_keeps_every_revision_and_the_snapshot(after_nothing_new,
     assert after_full_refresh["snapshot"] == after_nothing_new["snapshot"]
     assert len(after_full_refresh["revisions"]) == 2
     assert after_full_refresh["sessions"] == after_nothing_new["sessions"]
+
+
+def test_each_restatement_gets_exactly_one_audit_record_with_old_and_new_values(after_full_refresh, db_path):
+    from dagster_project.audit.trail import verify
+    from dagster_project.defs.usage.assets import record_restatements
+
+    with duckdb.connect(str(db_path)) as conn:
+        assert record_restatements(conn, "run-1", "tester") == 2
+        assert record_restatements(conn, "run-2", "tester") == 0  # already recorded: not again
+        records = conn.execute(
+            "select entity_id, before_values->>'transcription_type', after_values->>'transcription_type', reason "
+            "from audit.audit_logs where operation = 'usage_restatement' order by entity_id"
+        ).fetchall()
+        assert verify(conn).ok
+    revision = revisions_of(after_full_refresh, "b2")[0]
+    assert (revision["usage_log_id"], "original", "retry_failed", revision["reason"]) in records
+    assert len(records) == 2

@@ -3,10 +3,12 @@
 
 import dagster as dg
 
+from dagster_project.audit.config_changes import record_config_change
 from dagster_project.audit.trail import resolve_actor
 from dagster_project.contracts import STREAMS
 from dagster_project.ingestion import IngestionReport, ingest_landing
 from dagster_project.resources import WarehouseResource
+from dagster_project.warehouse import ensure_schema, transaction
 
 RAW_STREAM_KEYS = {stream: dg.AssetKey(["raw", stream]) for stream in STREAMS}
 QUARANTINE_KEY = dg.AssetKey(["raw", "quarantine"])
@@ -59,8 +61,12 @@ def _summary_markdown(report: IngestionReport) -> str:
 def ingest_landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Load every landing file not loaded before, validating each record against its contract."""
     settings = warehouse.settings()
+    actor = resolve_actor(context.run.tags)
     with warehouse.connect() as conn:
-        report = ingest_landing(settings, conn, run_id=context.run_id, actor=resolve_actor(context.run.tags))
+        ensure_schema(conn)
+        with transaction(conn):
+            record_config_change(conn, settings, run_id=context.run_id, actor=actor)
+        report = ingest_landing(settings, conn, run_id=context.run_id, actor=actor)
     by_stream = report.by_stream()
     context.log.info(
         "ingested %s new files: %s records loaded, %s duplicates, %s quarantined",

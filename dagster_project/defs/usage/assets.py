@@ -6,13 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from dagster_project.asof import resolve_as_of
 from dagster_project.audit.trail import record, resolve_actor
 from dagster_project.config import Settings
 from dagster_project.dbt_project import get_dbt_project
-from dagster_project.warehouse import connection, transaction
+from dagster_project.warehouse import connection, table_exists, transaction
 
 CLOSE_KEY = dg.AssetKey(["billing", "monthly_close"])
 # Governance tables as dbt sources -> the Python assets that write them.
@@ -55,11 +56,14 @@ class BuildConfig(dg.Config):
 
 
 class BuildAudit:
-    """The audit records of one dbt build: one before it starts, one when it ends.
+    """The audit records of one dbt build.
 
-    dbt commits model by model, so no single transaction can hold a build and its record. The
-    `started` record commits before dbt runs; a crash mid-build then leaves a started record with
-    no `finished` one, which is itself the trace that something changed.
+    dbt commits model by model, so no single transaction can hold a build and its record. A
+    `dbt_build_started` record commits before dbt runs and the build's own record (`dbt_build`,
+    `full_refresh` or `backfill`, with counts) when it ends, so a crash mid-build leaves a started
+    record without its end: the trace that something changed. Restatements found by the build
+    (marts.usage_log_revisions rows with no `usage_restatement` record yet) are recorded in the same
+    transaction as the build's record; a crash before it leaves them for the next build to record.
     """
 
     def __init__(self, operation: str, run_id: str, actor: str, reason: str | None, after: dict[str, Any]):
@@ -77,16 +81,47 @@ class BuildAudit:
             operation = "dbt_build"
         audit = cls(operation, context.run_id, resolve_actor(tags), tags.get("coachwh/reason"),
                     {"as_of": as_of, "full_refresh": full_refresh})
-        audit._write(settings, None, "started")
+        with connection(settings) as conn, transaction(conn):
+            record(conn, "dbt_build_started", entity_type="dbt_project", entity_id="coachwh", after=audit.after,
+                   reason=audit.reason, run_id=audit.run_id, actor=audit.actor)
         return audit
 
-    def finish(self, settings: Settings, counts: dict[str, int], phase: str) -> None:
-        self._write(settings, counts, phase)
-
-    def _write(self, settings: Settings, counts: dict[str, int] | None, phase: str) -> None:
+    def finish(self, settings: Settings, counts: dict[str, int], outcome: str) -> None:
         with connection(settings) as conn, transaction(conn):
+            record_restatements(conn, self.run_id, self.actor)
             record(conn, self.operation, entity_type="dbt_project", entity_id="coachwh", counts=counts,
-                   after={**self.after, "phase": phase}, reason=self.reason, run_id=self.run_id, actor=self.actor)
+                   after={**self.after, "outcome": outcome}, reason=self.reason, run_id=self.run_id,
+                   actor=self.actor)
+
+
+RESTATED_FIELDS = ("transcription_type", "is_billable", "billing_reason", "cost_usd", "parent_usage_log_id",
+                   "plan_at_usage")
+
+
+def record_restatements(conn: duckdb.DuckDBPyConnection, run_id: str | None, actor: str | None) -> int:
+    """One `usage_restatement` record (old and new values, when, why) per revision not recorded yet."""
+    if not table_exists(conn, "marts", "usage_log_revisions"):
+        return 0
+    columns = ", ".join(f"old_{f}, new_{f}" for f in RESTATED_FIELDS)
+    cursor = conn.execute(
+        f"""
+        select revision_id, usage_log_id, usage_month, revised_at, reason, {columns}
+        from marts.usage_log_revisions as r
+        where not exists (select 1 from audit.audit_logs as a
+                          where a.operation = 'usage_restatement' and a.entity_id = r.usage_log_id
+                            and a.after_values->>'revision_id' = r.revision_id)
+        order by revised_at, revision_id
+        """
+    )
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:
+        record(conn, "usage_restatement", entity_type="usage_log", entity_id=row["usage_log_id"],
+               before={f: row[f"old_{f}"] for f in RESTATED_FIELDS},
+               after={**{f: row[f"new_{f}"] for f in RESTATED_FIELDS}, "revision_id": row["revision_id"],
+                      "usage_month": str(row["usage_month"]), "revised_at": row["revised_at"].isoformat()},
+               reason=row["reason"], run_id=run_id, actor=actor)
+    return len(rows)
 
 
 def _build_dbt_assets() -> dg.AssetsDefinition:
