@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dagster_project.audit.cli_commands import add_audit_commands
 from dagster_project.config import Settings
+from dagster_project.console import print_table
 from dagster_project.errors import CoachwhError
 from dagster_project.governance.cli_commands import add_gdpr_commands
 from dagster_project.governance.retention_cli import add_retention_command
@@ -282,20 +283,10 @@ def cmd_sql(args: argparse.Namespace) -> int:
         raise CoachwhError(f"query failed: {str(exc).splitlines()[0]}") from exc
     finally:
         conn.close()
-    _print_table(columns, rows[: args.limit])
+    print_table(columns, rows[: args.limit])
     if len(rows) > args.limit:
         print(f"(first {args.limit} rows shown; use --limit to see more)")
     return 0
-
-
-def _print_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    cells = [[("NULL" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    print(" | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
-    print("-+-".join("-" * w for w in widths))
-    for row in cells:
-        print(" | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
-    print(f"({len(rows)} rows)")
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

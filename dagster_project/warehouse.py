@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import duckdb
 
+from dagster_project.audit.platform_checksum import PLATFORM_CHECKS_DDL
 from dagster_project.audit.trail import ensure_audit_table
 from dagster_project.config import Settings
 from dagster_project.contracts import Contract, load_contracts
@@ -274,6 +275,7 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
             conn.execute(ddl.replace("vault.", "vault.main.", 1))
         _migrate_in_file_vault(conn)
     ensure_audit_table(conn)
+    conn.execute(PLATFORM_CHECKS_DDL)
     ensure_governance_tables(conn)
     for contract in load_contracts().values():
         conn.execute(raw_table_ddl(contract))

@@ -59,6 +59,24 @@ def test_every_valid_record_the_platform_sent_is_loaded_exactly_once(warehouse):
         assert _query(warehouse["settings"], f"select count(*) from raw.{stream}") == [(count,)], stream
 
 
+def test_the_audit_trail_verifies_and_holds_one_record_per_file_build_and_close(warehouse, capsys):
+    from dagster_project.cli import main
+
+    assert main(["audit", "verify"]) == 0
+    assert capsys.readouterr().out.startswith("OK: ")
+    settings = warehouse["settings"]
+    files = _query(settings, "select count(*) from raw.ingested_files")[0][0]
+    counts = dict(_query(settings, "select operation, count(*) from audit.audit_logs group by all"))
+    assert counts["ingest_file"] == files
+    assert counts["billing_close"] == 2  # September and October
+    assert counts["dbt_build"] == counts["dbt_build_started"] >= 1
+    assert counts["config_change"] == 1
+    # The simulator edits a few platform audit events after hashing them: flagged, never dropped.
+    flagged = _query(settings, "select count(*) from marts.platform_audit_events where not is_checksum_valid")
+    assert flagged == [(warehouse["summary"].tampered_audit_checksums,)]
+    assert "warning: raw/audit_events platform_audit_checksums_valid did not pass" in warehouse["cli"].stdout
+
+
 def test_every_defect_is_in_quarantine_with_a_reason(warehouse):
     summary = warehouse["summary"]
     rows = dict(_query(warehouse["settings"],

@@ -6,10 +6,10 @@ Filing only writes a landing file (see requests.py); the next `coachwh run` load
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from typing import Any
 
 from dagster_project.config import Settings
+from dagster_project.console import print_table
 from dagster_project.errors import CoachwhError
 from dagster_project.governance.requests import REQUEST_TYPES, STREAM, SUBJECT_TYPES, file_request
 from dagster_project.warehouse import table_exists
@@ -77,7 +77,7 @@ def cmd_gdpr_status(args: argparse.Namespace) -> int:
     rows.sort(key=lambda row: tuple(str(row[i]) for i in order))
     if not rows:
         return _not_loaded_yet(settings, args.request_id)
-    _print_table(columns, rows)
+    print_table(columns, rows)
     return 0
 
 
@@ -90,13 +90,3 @@ def _not_loaded_yet(settings: Settings, request_id: str | None) -> int:
         print(f"{request_id}: filed, not loaded yet; it will be processed by the next `coachwh run`")
         return 0
     raise CoachwhError(f"no request {request_id} in the warehouse or the landing zone; check the id")
-
-
-def _print_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    print(" | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
-    print("-+-".join("-" * w for w in widths))
-    for row in cells:
-        print(" | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
-    print(f"({len(rows)} requests)")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
+from dagster_project.audit.platform_checksum import verify_unchecked
 from dagster_project.audit.trail import record
 from dagster_project.config import Settings
 from dagster_project.contracts import Contract, load_contracts
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 # Rows staged before a batch is committed: bounds memory while amortizing the per-batch
 # de-duplication join against everything already loaded.
 DEFAULT_BATCH_ROWS = 1_000_000
+# The platform's own audit log: each event's checksum is verified as it loads (spec §2.4).
+PLATFORM_AUDIT_STREAM = "audit_events"
 
 
 @dataclass
@@ -255,6 +258,8 @@ def _load_batch(
         if contract is not None:
             _insert_raw(conn, contract, batch_id)
             _insert_row_quarantine(conn, contract)
+            if stream == PLATFORM_AUDIT_STREAM:
+                verify_unchecked(conn)
         _insert_file_quarantine(conn, stream, batch_id)
         _insert_ledger(conn, stream, batch_id, version)
         _audit_batch(conn, batch_id, run_id, actor)

@@ -5,7 +5,7 @@ returns a `GenerationSummary` counting what it wrote. `platform_audit_checksum` 
 audit-log checksum, shared with ingestion.
 """
 
-from dagster_project.simulator.audit import platform_audit_checksum
+from dagster_project.audit.platform_checksum import platform_audit_checksum
 from dagster_project.simulator.generator import generate
 from dagster_project.simulator.summary import GenerationSummary
 

@@ -2,7 +2,7 @@
 
 Every CDC change, GDPR request and a sample of transcription activity produces audit events,
 plus logins, daily analytics refreshes, retention runs and staff actions. Each event carries the
-checksum the platform computes (`audit.platform_audit_checksum`) over the exact text written;
+checksum the platform computes (`dagster_project.audit.platform_checksum`) over the exact text written;
 a couple per dataset are tampered with afterwards (description edited, checksum left as it was).
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from dagster_project.audit.platform_checksum import platform_audit_checksum
 from dagster_project.simulator import ids
-from dagster_project.simulator.audit import platform_audit_checksum
 from dagster_project.simulator.lifecycle import Change
 from dagster_project.simulator.population import Population
 from dagster_project.simulator.sessions import ORIGINAL, RETRANSCRIPTION, RETRY

@@ -87,3 +87,21 @@ def test_a_config_change_is_recorded_once_with_before_and_after(conn, settings, 
     ).fetchall()[0]
     assert (before, after, reason) == ("3", "5", "changed: grace_days")
     assert verify(conn).ok
+
+
+def test_truncating_the_tail_after_a_kept_digest_is_caught_by_verify_against(conn):
+    _three_records(conn)
+    kept = verify(conn).head_hash  # kept outside the warehouse
+    conn.execute("delete from audit.audit_logs where sequence_number = 3")
+    assert verify(conn).ok  # the shortened chain is consistent in itself...
+    status = verify(conn, against=kept)
+    assert not status.ok and kept in status.problem  # ...but no longer extends the kept digest
+
+
+def test_swapping_two_records_is_caught_at_the_first_of_them(conn):
+    _three_records(conn)
+    conn.execute("update audit.audit_logs set sequence_number = 99 where sequence_number = 1")
+    conn.execute("update audit.audit_logs set sequence_number = 1 where sequence_number = 2")
+    conn.execute("update audit.audit_logs set sequence_number = 2 where sequence_number = 99")
+    status = verify(conn)
+    assert not status.ok and status.broken_at == 1

@@ -40,12 +40,17 @@ def test_a_failure_before_commit_leaves_nothing_and_a_rerun_loads_everything_onc
 
     with pytest.raises(Boom):
         ingest_landing(settings, conn, before_commit=fail)
-    # The vault (its own file) committed first; the warehouse's writes rolled back whole.
+    # The vault (its own file) committed first; the warehouse's writes rolled back whole, their
+    # audit records with them (neither the change nor its record).
     assert _tables(conn) == (0, 0, 2, 0)
+    assert conn.execute("select count(*) from audit.audit_logs").fetchall()[0][0] == 0
 
     # The rerun finds the vault rows of the crashed attempt and does not double them.
     ingest_landing(settings, conn)
     assert _tables(conn) == (50, 1, 2, 2)
+    # Both: one ingest_file record per file, written with the rows it describes.
+    assert conn.execute(
+        "select count(*) from audit.audit_logs where operation = 'ingest_file'").fetchall()[0][0] == 2
     ingest_landing(settings, conn)
     assert _tables(conn) == (50, 1, 2, 2)
 

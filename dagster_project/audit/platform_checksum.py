@@ -1,0 +1,91 @@
+"""The platform's audit-event checksum (spec §2.4), and its verification at ingestion.
+
+The simulator writes checksums with `platform_audit_checksum`, and ingestion recomputes them with
+the same function: one definition of the platform's canonical form. `verify_unchecked` runs inside the
+transaction that loads a batch of `audit_events`, so every loaded event has its verdict in
+audit.platform_event_checks (checksum_valid), and a mismatching event is kept and flagged, never
+dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import duckdb
+
+# Which audit-event field feeds each key of the hashed object. The platform hashes `user_id` and
+# `timestamp`, which are delivered as `actor_user_id` and `occurred_at`.
+CHECKSUM_SOURCE_FIELDS: dict[str, str] = {
+    "event_type": "event_type",
+    "user_id": "actor_user_id",
+    "entity_type": "entity_type",
+    "entity_id": "entity_id",
+    "operation": "operation",
+    "description": "description",
+    "timestamp": "occurred_at",
+    "old_values": "old_values",
+    "new_values": "new_values",
+}
+
+
+def platform_audit_checksum(event: dict[str, Any]) -> str:
+    """Lowercase hex SHA-256 the platform stores in an audit event's `checksum`.
+
+    `event` is one audit event as delivered (a parsed JSON line). `occurred_at` must be the exact
+    text of the file, not a parsed timestamp: the platform hashed the string, so any re-formatting
+    (offset, fraction digits) changes the digest. Missing fields hash as null.
+    """
+    timestamp = event.get("occurred_at")
+    if timestamp is not None and not isinstance(timestamp, str):
+        raise TypeError("occurred_at must be the timestamp text exactly as delivered, not a parsed value")
+    obj = {key: event.get(source) for key, source in CHECKSUM_SOURCE_FIELDS.items()}
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+PLATFORM_CHECKS_DDL = """create table if not exists audit.platform_event_checks (
+    event_id VARCHAR NOT NULL,
+    batch_id BIGINT NOT NULL,
+    checksum_valid BOOLEAN NOT NULL,
+    recomputed_checksum VARCHAR NOT NULL,
+    checked_at TIMESTAMPTZ NOT NULL
+)"""
+
+
+def _as_object(value: Any) -> Any:
+    # JSON columns come back as text: the platform hashed the parsed objects.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def verify_unchecked(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """Recompute the checksum of every loaded audit event with no verdict yet; return (valid, invalid).
+
+    Called in the transaction that loads a batch of events, so it verifies that batch (and any event
+    a warehouse older than this verification loaded).
+    """
+    conn.execute(PLATFORM_CHECKS_DDL)
+    cursor = conn.execute(
+        """
+        select event_id, _batch_id as batch_id, event_type, actor_user_id, entity_type, entity_id, operation, description,
+               coalesce(occurred_at_raw_text, strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%f+00:00')) as occurred_at,
+               old_values, new_values, checksum
+        from raw.audit_events as e
+        where not exists (select 1 from audit.platform_event_checks as c where c.event_id = e.event_id)
+        """
+    )
+    names = [d[0] for d in cursor.description]
+    verdicts = []
+    for row in cursor.fetchall():
+        event = dict(zip(names, row, strict=True))
+        event["old_values"] = _as_object(event["old_values"])
+        event["new_values"] = _as_object(event["new_values"])
+        recomputed = platform_audit_checksum(event)
+        verdicts.append((event["event_id"], event["batch_id"], recomputed == event["checksum"], recomputed))
+    if verdicts:
+        conn.executemany(
+            "insert into audit.platform_event_checks values (?, ?, ?, ?, current_timestamp)", verdicts
+        )
+    valid = sum(v[2] for v in verdicts)
+    return valid, len(verdicts) - valid
