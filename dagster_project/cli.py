@@ -161,6 +161,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _headline(settings: Settings) -> None:
+    from dagster_project.audit.trail import verify
     from dagster_project.warehouse import connection
 
     with connection(settings, read_only=True) as conn:
@@ -197,13 +198,17 @@ def _headline(settings: Settings) -> None:
             "select data_category, acted_on from governance.retention_runs where not is_dry_run and acted_on > 0 "
             "and retention_run_id = (select max(retention_run_id) from governance.retention_runs) order by 1"
         ).fetchall()
-        trail = conn.execute("select count(*) from audit.audit_logs").fetchall()[0][0]
+        chain = verify(conn)
+        mismatches = conn.execute(
+            "select count(*) from marts.platform_audit_events where not is_checksum_valid").fetchall()[0][0]
     print("  GDPR requests: " + (", ".join(f"{s} {n}" for s, n in requests) or "none") + " (see marts.gdpr_requests)")
     print("  clients by lifecycle: " + ", ".join(f"{s} {n}" for s, n in lifecycle))
     print(f"  anonymized schema: {views} views with keyed pseudonyms for analysts")
     print("  retention: " + (", ".join(f"{c} {n}" for c, n in retention) or "nothing past its policy")
           + " (see marts.retention_runs)")
-    print(f"  audit trail: {trail} records in audit.audit_logs")
+    print(f"  audit trail: {chain.summary()} (audit.audit_logs; keep the head: coachwh audit digest)")
+    print(f"  platform audit events with a mismatching checksum: {mismatches} (flagged, kept; "
+          f"see marts.platform_audit_events)")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

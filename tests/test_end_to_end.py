@@ -188,6 +188,22 @@ def test_closing_a_closed_month_again_changes_nothing(warehouse):
     assert _query(warehouse["settings"], "select * from billing.closed_statements order by all") == before
 
 
+def test_a_full_refresh_is_audited_once_with_its_reason_and_keeps_every_usage_log(warehouse):
+    from dagster_project.runner import run_build
+
+    settings = warehouse["settings"]
+    logs_before = _query(settings, "select usage_log_id, cost_usd from marts.usage_logs order by 1")
+    outcome = run_build(as_of="2026-11-05T00:00:00Z", full_refresh=True, reason="a model's logic changed")
+    assert outcome.exit_code == 0
+    records = _query(settings, "select reason, counts->>'models_built', after_values->>'outcome', run_id "
+                               "from audit.audit_logs where operation = 'full_refresh'")
+    assert len(records) == 1
+    reason, models_built, result, run_id = records[0]
+    assert (reason, result, run_id) == ("a model's logic changed", "finished", outcome.run_id)
+    assert int(models_built) > 0
+    assert _query(settings, "select usage_log_id, cost_usd from marts.usage_logs order by 1") == logs_before
+
+
 def test_a_lost_raw_row_fails_the_blocking_reconciliation_check_and_the_exit_code(warehouse):
     """Runs last: it damages the warehouse on purpose."""
     from dagster_project.runner import run_checks
