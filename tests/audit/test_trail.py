@@ -32,17 +32,18 @@ def test_a_record_written_in_a_rolled_back_transaction_leaves_no_trace(conn):
     assert verify(conn).count == 0
 
 
-@pytest.mark.parametrize("tamper", [
-    "update audit.audit_logs set reason = 'nobody asked' where sequence_number = 1",
-    "update audit.audit_logs set counts = '{\"vault_rows\": 4}' where sequence_number = 1",
-    "update audit.audit_logs set actor = 'someone else' where sequence_number = 3",
-    "update audit.audit_logs set occurred_at = occurred_at + interval 1 second where sequence_number = 2",
+@pytest.mark.parametrize(("tamper", "sequence"), [
+    ("update audit.audit_logs set reason = 'nobody asked' where sequence_number = 1", 1),
+    ("update audit.audit_logs set counts = '{\"vault_rows\": 4}' where sequence_number = 1", 1),
+    ("update audit.audit_logs set actor = 'someone else' where sequence_number = 3", 3),
+    ("update audit.audit_logs set occurred_at = occurred_at + interval 1 second where sequence_number = 2", 2),
+    ("update audit.audit_logs set after_values = '{\"a\": 3}' where sequence_number = 2", 2),
 ])
-def test_editing_any_field_of_any_record_is_detected(conn, tamper):
+def test_editing_any_field_of_any_record_is_detected_at_that_record(conn, tamper, sequence):
     _three_records(conn)
     conn.execute(tamper)
     status = verify(conn)
-    assert not status.ok and "edited" in status.problem
+    assert not status.ok and status.broken_at == sequence and "edited" in status.problem
 
 
 def test_deleting_or_reordering_records_is_detected(conn):
