@@ -336,3 +336,8 @@ def test_each_restatement_gets_exactly_one_audit_record_with_old_and_new_values(
     revision = revisions_of(after_full_refresh, "b2")[0]
     assert (revision["usage_log_id"], "original", "retry_failed", revision["reason"]) in records
     assert len(records) == 2
+
+
+def test_session_billing_built_incrementally_equals_a_full_rebuild(after_batch_2, after_full_refresh):
+    # Batch 2 recomputed only the sessions it touched; the full refresh recomputed them all.
+    assert after_batch_2["sessions"] == after_full_refresh["sessions"]

@@ -1,6 +1,9 @@
 {{
     config(
-        materialized='table'
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='session_id',
+        on_schema_change='append_new_columns'
     )
 }}
 
@@ -12,6 +15,10 @@
   usage_analytics), also for a log kept after a late, earlier contradicting failure changed its
   attempt's outcome. Such an attempt counts as completed, never also as failed. An attempt that
   has a log but no longer any row in int_attempt_classification still counts.
+
+  Incremental (delete+insert by session_id): a run recomputes the sessions with a classified
+  attempt or a usage log newer than the highest source_batch_id here (both carry the highest raw
+  batch of their session's events), so one new day does not rebuild every session.
 -#}
 
 with classified_attempts as (
@@ -25,6 +32,18 @@ usage_logs as (
     select * from {{ ref('usage_logs') }}
 
 ),
+
+{%- if is_incremental() %}
+{%- set watermark = coachwh.incremental_watermark('source_batch_id') %}
+
+touched_sessions as (
+
+    select session_id from classified_attempts where source_batch_id > {{ watermark }}
+    union
+    select session_id from usage_logs where source_batch_id > {{ watermark }}
+
+),
+{%- endif %}
 
 attempts as (
 
@@ -42,9 +61,18 @@ attempts as (
         usage_logs.transcription_type,
         usage_logs.is_billable,
         usage_logs.duration_seconds,
-        usage_logs.cost_usd
-    from classified_attempts
-    full outer join usage_logs
+        usage_logs.cost_usd,
+        greatest(
+            coalesce(usage_logs.source_batch_id, -1), coalesce(classified_attempts.source_batch_id, -1)
+        ) as source_batch_id
+    from (
+        select * from classified_attempts
+        {%- if is_incremental() %} where session_id in (select session_id from touched_sessions){% endif %}
+    ) as classified_attempts
+    full outer join (
+        select * from usage_logs
+        {%- if is_incremental() %} where session_id in (select session_id from touched_sessions){% endif %}
+    ) as usage_logs
         on classified_attempts.attempt_id = usage_logs.attempt_id
 
 ),
@@ -80,7 +108,8 @@ session_totals as (
         sum(case when is_billable then duration_seconds else 0 end) as total_billable_seconds,
         sum(case when has_usage_log then cost_usd else 0 end) as total_cost_usd,
         min(started_at) as first_started_at,
-        max(completed_at) as last_completed_at
+        max(completed_at) as last_completed_at,
+        max(source_batch_id) as source_batch_id
     from ordered
     group by session_id
 
@@ -100,7 +129,8 @@ final as (
         cast(total_billable_seconds as decimal(18, 3)) as total_billable_seconds,
         cast(total_cost_usd as decimal(18, 6)) as total_cost_usd,
         first_started_at,
-        last_completed_at
+        last_completed_at,
+        cast(source_batch_id as bigint) as source_batch_id
     from session_totals
 
 )
