@@ -1,8 +1,8 @@
 """The one DbtProject of coachwh, and how to make sure its manifest exists.
 
 dagster-dbt reads `dbt/target/manifest.json` when the definitions are imported, so every entry
-point (CLI, tests, CI) calls `ensure_manifest()` first; `dagster dev` also re-parses through
-`prepare_if_dev()`.
+point goes through `get_dbt_project()`, which calls `ensure_manifest()` first; `dagster dev` also
+re-parses through `prepare_if_dev()`.
 """
 
 from __future__ import annotations
@@ -52,13 +52,20 @@ def ensure_manifest(force: bool = False) -> Path:
     """Run `dbt parse` when the manifest is missing or older than the dbt project's files."""
     if not force and MANIFEST_PATH.exists() and MANIFEST_PATH.stat().st_mtime >= _newest_source_mtime():
         return MANIFEST_PATH
-    Settings.from_env().export()
     from dbt.cli.main import dbtRunner
 
-    result = dbtRunner().invoke(
-        ["parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-         "--target", dbt_target(), "--quiet"]
-    )
+    # profiles.yml reads the warehouse path from env vars; publish them for the parse only, so
+    # importing the definitions (which lands here on a clean checkout) leaves the environment as it was.
+    saved = dict(os.environ)
+    try:
+        Settings.from_env().export()
+        result = dbtRunner().invoke(
+            ["parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+             "--target", dbt_target(), "--quiet"]
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     if not result.success:
         raise CoachwhError(f"`dbt parse` failed ({result.exception}); run it in dbt/ to see why")
     return MANIFEST_PATH
@@ -67,6 +74,10 @@ def ensure_manifest(force: bool = False) -> Path:
 @cache
 def get_dbt_project():
     from dagster_dbt import DbtProject
+
+    # dagster-dbt reads the manifest as soon as the assets are defined: on a clean checkout (CI, a
+    # test importing one asset module) nothing has parsed the project yet.
+    ensure_manifest()
 
     # Under `dagster dev`, prepare_if_dev() runs `dbt parse` by name: make sure the dbt installed
     # beside this Python is the one found, even when the virtualenv is not activated.
