@@ -204,6 +204,33 @@ def test_a_full_refresh_is_audited_once_with_its_reason_and_keeps_every_usage_lo
     assert _query(settings, "select usage_log_id, cost_usd from marts.usage_logs order by 1") == logs_before
 
 
+def test_each_run_leaves_row_counts_a_headline_table_and_revenue_in_the_asset_metadata(warehouse):
+    # Before the test below, which deletes a raw row behind the warehouse's back.
+    from decimal import Decimal
+
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(warehouse["home"] / "dagster"))
+
+    def latest(*path: str) -> dict:
+        event = instance.get_latest_materialization_event(dg.AssetKey(list(path)))
+        assert event is not None, path
+        return event.asset_materialization.metadata
+
+    settings = warehouse["settings"]
+    for schema, table in [("raw", "transcription_events"), ("raw", "quarantine"), ("marts", "usage_logs"),
+                          ("marts", "usage_analytics"), ("marts", "billing_statements")]:
+        rows = _query(settings, f"select count(*) from {schema}.{table}")[0][0]
+        assert latest(schema, table)["dagster/row_count"].value == rows, (schema, table)
+    statements = latest("marts", "billing_statements")
+    revenue = _query(settings, "select sum(total_usd) from marts.billing_statements")[0][0]
+    assert Decimal(statements["revenue_usd_exact"].value) == revenue
+    assert statements["revenue_usd"].value == pytest.approx(float(revenue))
+    headline = latest("marts", "usage_analytics")["headline"].value
+    assert headline.startswith("| month | active coaches |")
+    assert "| 2026-10 |" in headline
+
+
 def test_a_lost_raw_row_fails_the_blocking_reconciliation_check_and_the_exit_code(warehouse):
     """Runs last: it damages the warehouse on purpose."""
     from dagster_project.runner import run_checks
@@ -213,3 +240,4 @@ def test_a_lost_raw_row_fails_the_blocking_reconciliation_check_and_the_exit_cod
     outcome = run_checks()
     assert outcome.exit_code == 1
     assert "every_file_reconciles" in {c.name for c in outcome.blocking_failures}
+

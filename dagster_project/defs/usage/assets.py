@@ -13,6 +13,8 @@ from dagster_project.asof import resolve_as_of
 from dagster_project.audit.trail import record, resolve_actor
 from dagster_project.config import Settings
 from dagster_project.dbt_project import get_dbt_project
+from dagster_project.defs.usage.summary import enrich
+from dagster_project.errors import CoachwhError
 from dagster_project.warehouse import connection, table_exists, transaction
 
 CLOSE_KEY = dg.AssetKey(["billing", "monthly_close"])
@@ -131,6 +133,16 @@ def record_restatements(conn: duckdb.DuckDBPyConnection, run_id: str | None, act
     return len(rows)
 
 
+def _summarized(context: dg.AssetExecutionContext, settings: Settings, events: list[object]) -> list[object]:
+    """The build's events with row counts and the headline table; unchanged if the file is busy."""
+    try:
+        with connection(settings, read_only=True) as conn:
+            return enrich(events, conn, get_dbt_project().manifest_path)
+    except (duckdb.Error, CoachwhError) as exc:
+        context.log.warning("row counts left out of this run's metadata: %s", exc)
+        return events
+
+
 def _build_dbt_assets() -> dg.AssetsDefinition:
     project = get_dbt_project()
 
@@ -149,17 +161,21 @@ def _build_dbt_assets() -> dg.AssetsDefinition:
             return
         audit = BuildAudit.start(settings, context, dbt_vars["as_of"], config.full_refresh)
         counts = {"models_built": 0, "checks_passed": 0, "checks_failed": 0}
+        # Held back until dbt exits: their row counts can only be read once it has released the lock.
+        events: list[object] = []
         try:
             for event in dbt.cli(args, context=context).stream():
                 if isinstance(event, (dg.Output, dg.AssetMaterialization, dg.MaterializeResult)):
                     counts["models_built"] += 1
                 elif isinstance(event, dg.AssetCheckResult):
                     counts["checks_passed" if event.passed else "checks_failed"] += 1
-                yield event
+                events.append(event)
         except BaseException as exc:
             audit.finish(settings, counts, f"failed: {type(exc).__name__}")
+            yield from events  # what dbt did build still shows as built
             raise
         audit.finish(settings, counts, "finished")
+        yield from _summarized(context, settings, events)
 
     return coachwh_dbt_models
 
