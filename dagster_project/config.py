@@ -43,6 +43,11 @@ class Settings:
         return self.home / "exports"
 
     @property
+    def archive_dir(self) -> Path:
+        """Archives kept outside the warehouse: closed billing months in <YYYY-MM>/ (docs/archive.md)."""
+        return self.home / "archive"
+
+    @property
     def secrets_dir(self) -> Path:
         """Local secrets (the demo's pseudonym key): outside every DuckDB file, never in the warehouse."""
         return self.home / "secrets"
@@ -98,6 +103,10 @@ class Settings:
         os.environ["COACHWH_DUCKDB_MEMORY_LIMIT"] = self.memory_limit
         os.environ["COACHWH_DUCKDB_THREADS"] = str(self.threads)
         os.environ["COACHWH_VAULT_PATH"] = str(self.vault_path)
+        # The Spark targets' lake and local Spark folders (dbt/profiles.yml), under this home.
+        from dagster_project.lake import publish_spark_env
+
+        publish_spark_env(self)
         os.environ.setdefault("DAGSTER_HOME", str(self.home / "dagster"))
         dagster_home = Path(os.environ["DAGSTER_HOME"])
         dagster_home.mkdir(parents=True, exist_ok=True)

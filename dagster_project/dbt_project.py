@@ -8,6 +8,7 @@ re-parses through `prepare_if_dev()`.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import sysconfig
@@ -48,9 +49,20 @@ def _newest_source_mtime() -> float:
     return newest
 
 
+def _manifest_adapter() -> str | None:
+    """The adapter the manifest was parsed for (its metadata comes first in the file)."""
+    with MANIFEST_PATH.open(encoding="utf-8", errors="ignore") as handle:
+        match = re.search(r'"adapter_type":\s*"(\w+)"', handle.read(8192))
+    return match[1] if match else None
+
+
 def ensure_manifest(force: bool = False) -> Path:
-    """Run `dbt parse` when the manifest is missing or older than the dbt project's files."""
-    if not force and MANIFEST_PATH.exists() and MANIFEST_PATH.stat().st_mtime >= _newest_source_mtime():
+    """Run `dbt parse` when the manifest is missing, older than the dbt project's files, or parsed
+    for another engine (COACHWH_DBT_TARGET switched between duckdb and spark: the Spark targets
+    disable the snapshot on Parquet, docs/scale_out.md)."""
+    adapter = "spark" if dbt_target().startswith("spark") else "duckdb"
+    if (not force and MANIFEST_PATH.exists() and MANIFEST_PATH.stat().st_mtime >= _newest_source_mtime()
+            and _manifest_adapter() == adapter):
         return MANIFEST_PATH
     from dbt.cli.main import dbtRunner
 

@@ -15,7 +15,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
+from dagster_project import lake
 from dagster_project.audit.trail import record
+from dagster_project.billing.figures import Figures, current_figures
+from dagster_project.config import Settings
 from dagster_project.errors import CoachwhError
 from dagster_project.warehouse import transaction
 
@@ -51,21 +54,23 @@ def closed_months(conn: duckdb.DuckDBPyConnection) -> list[date]:
     return [m for (m,) in conn.execute("select billing_month from billing.closed_months order by 1").fetchall()]
 
 
-def _open_months(conn: duckdb.DuckDBPyConnection) -> list[date]:
+def _open_months(conn: duckdb.DuckDBPyConnection, figures: Figures) -> list[date]:
     rows = conn.execute(
-        "select distinct billing_month from marts.billing_statements where not is_closed order by 1"
+        f"select distinct billing_month from {figures.statements} where not is_closed order by 1"
     ).fetchall()
     return [m for (m,) in rows]
 
 
-def due_months(conn: duckdb.DuckDBPyConnection, as_of: datetime, grace_days: int) -> list[date]:
+def due_months(
+    conn: duckdb.DuckDBPyConnection, as_of: datetime, grace_days: int, figures: Figures | None = None
+) -> list[date]:
     """Months not closed yet whose end plus grace is at or before as_of, oldest first.
 
     Closes are contiguous: every month from the one after the last closed month (or the first
     month with a statement) up to the latest due month, statements or not.
     """
     closed = closed_months(conn)
-    open_months = _open_months(conn)
+    open_months = _open_months(conn, figures or current_figures(conn)) if not closed else []
     if closed:
         first = next_month(closed[-1])
     elif open_months:
@@ -93,11 +98,14 @@ def close_through(
     closed = closed_months(conn)
     if month in closed:
         return [_result_of_closed(conn, month)]
-    return [
+    results = [
         _close_one(conn, m, as_of, grace_days, actor, run_id)
         for m in due_months(conn, as_of, grace_days)
         if m <= month
     ]
+    # Spark targets: publish the ledger, so the next build shows these months closed.
+    lake.sync_if_enabled(conn, Settings.from_env())
+    return results
 
 
 def _result_of_closed(conn: duckdb.DuckDBPyConnection, month: date) -> CloseResult:
@@ -111,33 +119,36 @@ def _close_one(
     conn: duckdb.DuckDBPyConnection, month: date, as_of: datetime, grace_days: int, actor: str, run_id: str | None
 ) -> CloseResult:
     closed_at = datetime.now(UTC)
+    # The engine that built the marts (billing/figures.py): read again for each month, since
+    # closing the previous one moves the pending adjustments.
+    figures = current_figures(conn)
     with transaction(conn):
         conn.execute(
-            """
+            f"""
             insert into billing.closed_statements
             select user_id, billing_month, plan, subscription_fee_usd, included_minutes, billable_seconds,
                    billable_minutes, minutes_over_quota, usage_charges_usd, adjustments_usd, total_usd,
                    usage_log_count, statement_digest, ?
-            from marts.billing_statements
+            from {figures.statements}
             where billing_month = ? and not is_closed
             """,
             [closed_at, month],
         )
         conn.execute(
-            """
+            f"""
             insert into billing.closed_log_charges
             select usage_log_id, user_id, billing_month, transcription_type, billable_seconds, cost_usd, ?
-            from intermediate.int_billing_log_charges
+            from {figures.log_charges}
             where billing_month = ?
             """,
             [closed_at, month],
         )
         conn.execute(
-            """
+            f"""
             insert into billing.closed_adjustments
             select adjustment_id, user_id, usage_log_id, original_month, applied_month, reason,
                    delta_billable_seconds, delta_usage_charges_usd, created_at, ?
-            from marts.billing_adjustments
+            from {figures.adjustments}
             where applied_month = ? and not is_final
             """,
             [closed_at, month],

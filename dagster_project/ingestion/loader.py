@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
+from dagster_project import lake
 from dagster_project.audit.platform_checksum import verify_unchecked
 from dagster_project.audit.trail import record
 from dagster_project.config import Settings
@@ -109,6 +110,8 @@ def ingest_landing(
             _load_batch(conn, stream, contract, batch, report, before_commit, run_id, actor)
     # After every commit: loaded files of PII streams keep no PII (their values are in the vault).
     report.redacted = redact_loaded_files(settings, conn, run_id=run_id, actor=actor)
+    # Spark targets read the raw tables as Parquet: publish the new batches (lake.py; off on DuckDB).
+    lake.sync_if_enabled(conn, settings)
     return report
 
 

@@ -112,3 +112,19 @@
     cross join ({{ bounds_sql }}) as bounds
     where cast(spine.date_month as date) between bounds.first_month and bounds.last_month
 {%- endmacro %}
+
+{#- Spark: DuckDB's integer method in decimal(38, 0) with exact `div` (Spark's decimal division
+    rounds an intermediate quotient once its precision passes 38 digits; sign() is a double). -#}
+{% macro spark__ratio_round(numerator, denominator, scale, multiplier, operand_scale) -%}
+    {%- set factor = 10 ** operand_scale -%}
+    {%- set num = "(cast(cast(" ~ numerator ~ " as decimal(38, " ~ operand_scale ~ ")) * " ~ factor ~ " as decimal(38, 0)) * " ~ (multiplier * 10 ** scale) ~ ")" -%}
+    {%- set den = "cast(cast(" ~ denominator ~ " as decimal(38, " ~ operand_scale ~ ")) * " ~ factor ~ " as decimal(38, 0))" -%}
+    case
+        when {{ den }} = 0 then null
+        else cast(
+            case when ({{ num }} < 0) = ({{ den }} < 0) or {{ num }} = 0 then 1 else -1 end
+            * ((2 * abs({{ num }}) + abs({{ den }})) div (2 * abs({{ den }})))
+            as decimal(38, 0)
+        ) * cast('{{ "%.*f" | format(scale, 10 ** (0 - scale)) }}' as decimal({{ scale + 1 }}, {{ scale }}))
+    end
+{%- endmacro %}

@@ -67,3 +67,26 @@
 {% macro duckdb__sha256_hex(text) -%}
     sha256({{ text }})
 {%- endmacro %}
+
+{#- Spark: the same exact integer arithmetic as DuckDB, in decimal(38, 0) and `div` (exact
+    integral division). Spark's own decimal division would do, except that past 38 digits of
+    precision it rounds the quotient to 6+ decimals first, and rounding twice is not half-up.
+    (Spark's sign() is a double: the sign is taken with a case.) -#}
+{% macro spark__money_round_div(numerator, denominator, scale, numerator_scale) -%}
+    {%- if numerator_scale < scale -%}
+        {{ exceptions.raise_compiler_error("money_round_div: numerator_scale must be >= scale") }}
+    {%- endif -%}
+    {%- set units = "cast(cast(" ~ numerator ~ " as decimal(38, " ~ numerator_scale ~ ")) * " ~ (10 ** numerator_scale) ~ " as decimal(38, 0))" -%}
+    {%- set divisor = "(cast(" ~ denominator ~ " as decimal(38, 0)) * " ~ (10 ** (numerator_scale - scale)) ~ ")" -%}
+    (
+        cast(
+            case when {{ units }} < 0 then -1 else 1 end
+            * ((2 * abs({{ units }}) + {{ divisor }}) div (2 * {{ divisor }}))
+            as decimal(38, 0)
+        ) * cast('{{ "%.*f" | format(scale, 10 ** (0 - scale)) }}' as decimal({{ scale + 1 }}, {{ scale }}))
+    )
+{%- endmacro %}
+
+{% macro spark__ceil_minutes(seconds) -%}
+    cast((cast(cast({{ seconds }} as decimal(38, 3)) * 1000 as decimal(38, 0)) + 59999) div 60000 as integer)
+{%- endmacro %}

@@ -45,7 +45,7 @@ bounds as (
 
     select
         coalesce(
-            cast({{ dbt.dateadd('month', 1, '(select max(billing_month) from closed_months)') }} as date),
+            {{ coachwh.add_months('(select max(billing_month) from closed_months)', 1) }},
             (select min(billing_month) from log_charges),
             cast('{{ as_of_month }}' as date)
         ) as first_month,
@@ -67,8 +67,8 @@ open_months as (
 
     select
         cast(spine.date_month as date) as billing_month,
-        cast({{ dbt.dateadd('month', 1, 'spine.date_month') }} as date) as next_month,
-        {{ coachwh.utc_start_of(dbt.dateadd('month', 1, 'spine.date_month')) }} as month_end_at
+        {{ coachwh.add_months('spine.date_month', 1) }} as next_month,
+        {{ coachwh.utc_start_of(coachwh.add_months('spine.date_month', 1)) }} as month_end_at
     from spine
     cross join bounds
     where cast(spine.date_month as date) between bounds.first_month and bounds.last_month
@@ -98,7 +98,7 @@ usage_by_month as (
         sum(log_charges.billable_seconds) as billable_seconds,
         sum(log_charges.cost_usd) as usage_charges_usd,
         count(*) as usage_log_count,
-        {{ dbt.listagg('log_charges.usage_log_id', "','", 'order by log_charges.usage_log_id') }} as usage_log_ids
+        {{ coachwh.sorted_listagg('log_charges.usage_log_id', "','") }} as usage_log_ids
     from log_charges
     inner join open_months
         on log_charges.billing_month = open_months.billing_month

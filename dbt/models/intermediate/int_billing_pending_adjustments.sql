@@ -35,7 +35,7 @@ closed_adjustments as (
 
 first_open_month as (
 
-    select cast({{ dbt.dateadd('month', 1, 'max(billing_month)') }} as date) as applied_month
+    select {{ coachwh.add_months('max(billing_month)', 1) }} as applied_month
     from closed_months
     having count(*) > 0
 

@@ -107,7 +107,7 @@ month_ends as (
     -- every covered month and the month before the first, whose end decides the first churn
     select billing_month from months
     union
-    select cast({{ dbt.dateadd('month', -1, 'min(billing_month)') }} as date) from months
+    select {{ coachwh.add_months('min(billing_month)', -1) }} from months
 
 ),
 
@@ -155,7 +155,7 @@ churn_totals as (
         count(*) as churned_users
     from months
     inner join paid_at_month_end as paid_before
-        on paid_before.billing_month = cast({{ dbt.dateadd('month', -1, 'months.billing_month') }} as date)
+        on paid_before.billing_month = {{ coachwh.add_months('months.billing_month', -1) }}
     left join paid_at_month_end as paid_now
         on paid_now.billing_month = months.billing_month
         and paid_now.user_id = paid_before.user_id

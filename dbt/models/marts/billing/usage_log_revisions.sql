@@ -1,6 +1,8 @@
 {{
     config(
-        materialized='table'
+        materialized='table',
+        enabled=(target.type != 'spark'
+                 or env_var('COACHWH_SPARK_FILE_FORMAT', 'parquet') in ['delta', 'iceberg', 'hudi'])
     )
 }}
 

@@ -35,7 +35,7 @@ joined as (
         request_status.last_error,
         request_status.first_attempt_at,
         request_status.last_attempt_at,
-        cast({{ dbt.dateadd('hour', 30 * 24, 'requests.requested_at') }} as {{ coachwh.type_timestamptz() }}) as due_at,
+        cast({{ coachwh.add_hours('requests.requested_at', 30 * 24) }} as {{ coachwh.type_timestamptz() }}) as due_at,
         request_status.completed_at,
         request_status.export_path,
         request_status.vault_rows_erased
