@@ -197,9 +197,28 @@ def bench_size(n_events: int, workdir: Path) -> dict[str, Any]:
     print(f"  coachwh billing close --month {CLOSE_MONTH} ...", flush=True)
     result["close_month"] = _timed([sys.executable, "-m", "dagster_project.cli", "billing", "close",
                                     "--month", CLOSE_MONTH, "--as-of", CLOSE_AS_OF], env)
+    # The close job archives the month it closes; a forced rewrite times the export by itself.
+    print(f"  coachwh archive --month {CLOSE_MONTH} --force ...", flush=True)
+    result["archive_month"] = _timed([sys.executable, "-m", "dagster_project.cli", "archive", "--month", CLOSE_MONTH,
+                                      "--force", "--reason", "benchmark: time the export"], env)
+    result["archive_verify"] = _timed([sys.executable, "-m", "dagster_project.cli", "archive", "verify",
+                                       "--month", CLOSE_MONTH], env)
+    result["dashboard"] = _dashboard_load(home / "reports" / "admin_dashboard.html")
     for extra in (landing / "transcription_events").glob("zz-new-day*"):
         extra.unlink()
     return result
+
+
+def _dashboard_load(html: Path) -> dict[str, Any]:
+    """Cold loads of the dashboard the runs built, in headless Chromium (median of three)."""
+    from dagster_project.reporting.browser import browser_unavailable_reason, measure_load_seconds
+
+    reason = browser_unavailable_reason()
+    if reason or not html.exists():
+        return {"skipped": reason or f"{html} was not built"}
+    loads = sorted(measure_load_seconds(html) for _ in range(3))
+    return {"size_mb": round(html.stat().st_size / 2**20, 2), "load_seconds": [round(x, 3) for x in loads],
+            "median_load_seconds": round(loads[1], 3)}
 
 
 def ingest_rates(landing: Path, workdir: Path) -> dict[str, Any]:
@@ -240,6 +259,12 @@ def _report(results: dict[str, Any]) -> None:
               f"{stages.get('ingest', '?')} | {stages.get('dbt_build', '?')} | {stages.get('checks', '?')} | "
               f"{full['peak_rss_mb']} | {r['noop_run']['seconds']} | {r['new_day_run']['seconds']} | "
               f"{r['usage_analytics_query']['median_ms']} | {r['close_month']['seconds']} |")
+    for r in results["sizes"]:
+        dash = r.get("dashboard", {})
+        print(f"{r['events']:,} events: archive one month {r.get('archive_month', {}).get('seconds', '?')} s, "
+              f"verify {r.get('archive_verify', {}).get('seconds', '?')} s; dashboard "
+              + (f"{dash['size_mb']} MB, loads in {dash['median_load_seconds']} s" if "median_load_seconds" in dash
+                 else f"not measured ({dash.get('skipped', '?')})"))
     for fmt, rate in results.get("ingest_rates", {}).items():
         print(f"ingest {fmt}: {rate['records_per_second']:,} records/s ({rate['records']:,} in {rate['seconds']} s)")
 

@@ -18,6 +18,8 @@ from dagster_project.console import print_table
 from dagster_project.errors import CoachwhError
 from dagster_project.governance.cli_commands import add_gdpr_commands
 from dagster_project.governance.retention_cli import add_retention_command
+from dagster_project.reporting.archive_cli import add_archive_commands
+from dagster_project.reporting.dashboard_cli import add_report_command
 
 
 def _print_run(outcome) -> None:
@@ -38,6 +40,14 @@ def _print_run(outcome) -> None:
             f"{close['adjustments_frozen']} adjustments frozen, month digest {close['month_digest']}; "
             f"months closed by this run: {close['months_closed_by_this_run']}"
         )
+    archive = outcome.materializations.get("reporting/monthly_archive")
+    if archive:
+        print(f"billing archive {archive['billing_month']}: {archive['status']} in {archive['path']}; "
+              f"months archived by this run: {archive['months_archived_by_this_run']}"
+              + (f"; kept, though it no longer matches: {archive['difference']}" if archive.get("difference") else ""))
+    dashboard = outcome.materializations.get("reporting/admin_dashboard")
+    if dashboard:
+        print(f"admin dashboard: {dashboard['path']} (open it in a browser; `coachwh report` rebuilds it)")
     if outcome.checks:
         passed = sum(c.passed for c in outcome.checks)
         print(f"checks: {passed} of {len(outcome.checks)} passed")
@@ -371,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_gdpr_commands(sub)
     add_audit_commands(sub)
     add_retention_command(sub)
+    add_archive_commands(sub)
+    add_report_command(sub)
 
     bench = sub.add_parser("bench", help="benchmark ingestion and builds at 1M and 10M events")
     bench.add_argument("--sizes", default="1000000,10000000", help="comma-separated event counts")

@@ -22,6 +22,8 @@ from dagster_project.defs.governance import retention as governance_retention
 from dagster_project.defs.ingestion import assets as ingestion_assets
 from dagster_project.defs.ingestion import checks as ingestion_checks
 from dagster_project.defs.ingestion.sensors import landing_sensor_for
+from dagster_project.defs.reporting import archive as reporting_archive
+from dagster_project.defs.reporting import dashboard as reporting_dashboard
 from dagster_project.defs.usage import assets as usage_assets
 from dagster_project.defs.usage import checks as usage_checks
 from dagster_project.resources import WarehouseResource
@@ -38,6 +40,8 @@ defs = dg.Definitions(
         governance_gdpr.gdpr_exports,
         governance_anonymized.anonymized_views,
         governance_retention.retention_enforcement,
+        reporting_archive.monthly_archive,
+        reporting_dashboard.admin_dashboard,
     ],
     asset_checks=[
         *dg.load_asset_checks_from_modules(

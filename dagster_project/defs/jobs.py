@@ -6,9 +6,11 @@ import dagster as dg
 # Every asset, with its checks, in one run: ingestion first, then one `dbt build`.
 build_job = dg.define_asset_job(
     "coachwh_build",
-    # Monthly closes (defs/billing) and retention (defs/governance) run in their own scheduled jobs.
+    # Monthly closes and archives (defs/billing, defs/reporting) and retention (defs/governance) run
+    # in their own scheduled jobs.
     selection=dg.AssetSelection.all()
-    - dg.AssetSelection.assets(dg.AssetKey(["billing", "monthly_close"]), dg.AssetKey(["governance", "retention_enforcement"])),
+    - dg.AssetSelection.assets(dg.AssetKey(["billing", "monthly_close"]), dg.AssetKey(["governance", "retention_enforcement"]),
+                               dg.AssetKey(["reporting", "monthly_archive"])),
     description="Load new landing files and build every model; runs every asset check.",
     tags={"coachwh/job": "build"},
 )

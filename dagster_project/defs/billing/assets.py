@@ -65,9 +65,11 @@ def monthly_close(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
 
 close_job = dg.define_asset_job(
     "billing_monthly_close",
-    selection=dg.AssetSelection.assets(MONTHLY_CLOSE_KEY),
+    # The month's archive (defs/reporting/archive.py, which imports this module: hence the literal
+    # key) runs right after its close, so the monthly schedule archives each month as it closes.
+    selection=dg.AssetSelection.assets(MONTHLY_CLOSE_KEY, dg.AssetKey(["reporting", "monthly_archive"])),
     partitions_def=BILLING_MONTHS,
-    description="Close one billing month (backfill a range of months from the UI).",
+    description="Close one billing month and archive it (backfill a range of months from the UI).",
     tags={"coachwh/job": "billing_close"},
 )
 

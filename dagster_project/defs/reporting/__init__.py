@@ -1,0 +1,1 @@
+"""Reporting assets: archives of closed billing months and the dashboard."""

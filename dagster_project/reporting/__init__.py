@@ -1,0 +1,1 @@
+"""Reports built from the warehouse: the admin dashboard and its archive."""
