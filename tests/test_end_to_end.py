@@ -204,6 +204,27 @@ def test_a_full_refresh_is_audited_once_with_its_reason_and_keeps_every_usage_lo
     assert _query(settings, "select usage_log_id, cost_usd from marts.usage_logs order by 1") == logs_before
 
 
+def test_the_snapshot_compares_only_recomputed_logs_and_its_current_versions_equal_the_logs(warehouse):
+    settings = warehouse["settings"]
+    total = _query(settings, "select count(*) from marts.usage_logs")[0][0]
+    compared = _query(settings, "select count(*) from intermediate.int_usage_logs_recomputed")[0][0]
+    assert 0 < compared < total
+    # Whatever was left out of the comparison, the snapshot's current version of every log is the log.
+    differing = _query(settings, """
+        select count(*)
+        from marts.usage_logs as logs
+        left join snapshots.usage_logs_snapshot as versions
+            on versions.usage_log_id = logs.usage_log_id and versions.dbt_valid_to is null
+        where versions.usage_log_id is null
+           or (versions.transcription_type, versions.is_billable, versions.billing_reason, versions.cost_usd,
+               versions.plan_at_usage)
+              is distinct from (logs.transcription_type, logs.is_billable, logs.billing_reason, logs.cost_usd,
+                                logs.plan_at_usage)
+           or versions.parent_usage_log_id is distinct from logs.parent_usage_log_id
+    """)[0][0]
+    assert differing == 0
+
+
 def test_each_run_leaves_row_counts_a_headline_table_and_revenue_in_the_asset_metadata(warehouse):
     # Before the test below, which deletes a raw row behind the warehouse's back.
     from decimal import Decimal

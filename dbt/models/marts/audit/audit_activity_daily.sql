@@ -26,7 +26,7 @@ warehouse_activity as (
         case
             when operation in ('gdpr_erasure', 'full_refresh', 'backfill', 'config_change') then 'high'
             when operation in ('gdpr_export', 'billing_close', 'usage_restatement', 'retention_run',
-                               'quarantine') then 'medium'
+                               'quarantine', 'archive_month') then 'medium'
             else 'low'
         end as severity,
         actor,
