@@ -35,6 +35,7 @@ from dagster_project.audit.trail import code_version, record
 from dagster_project.config import Settings
 from dagster_project.errors import CoachwhError
 from dagster_project.governance.pii_scan import protected_column_names
+from dagster_project.ingestion.discovery import sha256_of
 from dagster_project.warehouse import table_exists, transaction
 
 MANIFEST_NAME = "manifest.json"
@@ -174,14 +175,6 @@ def _month_literal(month: date) -> str:
     return f"date '{month:%Y-%m-%d}'"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
@@ -311,7 +304,7 @@ def _check_files(conn: duckdb.DuckDBPyConnection, folder: Path, manifest: dict[s
         path = folder / table.file_name
         if not path.is_file():
             raise _Mismatch(f"{table.file_name} is missing")
-        actual = _sha256(path)
+        actual = sha256_of(path)
         if actual != entry.get("sha256"):
             raise _Mismatch(f"{table.file_name} has sha256 {actual}, the manifest says {entry.get('sha256')}: "
                             f"the file changed after it was archived")
@@ -444,7 +437,7 @@ def _write(conn: duckdb.DuckDBPyConnection, month: date, close: dict[str, Any], 
             "source": f"{table.relation} where {table.month_column} = {month:%Y-%m-%d}",
             "rows": stats.rows,
             "bytes": path.stat().st_size,
-            "sha256": _sha256(path),
+            "sha256": sha256_of(path),
             "sums": {column: f"{total:f}" for column, total in stats.sums.items()},
             "date_range": {"column": table.time_column, "min": _iso(stats.time_min), "max": _iso(stats.time_max)},
         })

@@ -1,8 +1,10 @@
 """dbt models as Dagster assets: one `dbt build` per run, tests surfacing as asset checks."""
 
 
-import json
+import os
+import shutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -12,12 +14,13 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from dagster_project.asof import resolve_as_of
 from dagster_project.audit.trail import record, resolve_actor
 from dagster_project.config import Settings
-from dagster_project.dbt_project import get_dbt_project
+from dagster_project.dbt_project import MANIFEST_PATH, get_dbt_project
 from dagster_project.defs.usage.summary import enrich
 from dagster_project.errors import CoachwhError
 from dagster_project.warehouse import connection, table_exists, transaction
 
 CLOSE_KEY = dg.AssetKey(["billing", "monthly_close"])
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # The audit tables as dbt sources -> ingestion, which writes both (it verifies platform checksums).
 AUDIT_SOURCE_KEYS = {
     "audit_logs": dg.AssetKey(["audit", "audit_logs"]),
@@ -143,6 +146,21 @@ def _summarized(context: dg.AssetExecutionContext, settings: Settings, events: l
         return events
 
 
+def _keep_parse_state(invocation_target: Path) -> None:
+    """Make this build's parse state the one the next build starts from.
+
+    dagster-dbt gives each invocation its own target folder, seeded with dbt/target's
+    partial_parse.msgpack; that file comes from whichever `dbt parse` made the manifest, often with
+    another profile (another COACHWH_HOME), which makes dbt re-parse everything. After a build,
+    its own state matches this deployment's profile, so the next run only re-parses what changed.
+    """
+    built = invocation_target / PARTIAL_PARSE_FILE
+    if built.exists():
+        scratch = MANIFEST_PATH.with_name(f".{PARTIAL_PARSE_FILE}.{os.getpid()}")
+        shutil.copyfile(built, scratch)
+        os.replace(scratch, MANIFEST_PATH.with_name(PARTIAL_PARSE_FILE))
+
+
 def _build_dbt_assets() -> dg.AssetsDefinition:
     project = get_dbt_project()
 
@@ -151,22 +169,26 @@ def _build_dbt_assets() -> dg.AssetsDefinition:
     def coachwh_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: BuildConfig):
         settings = Settings.from_env()
         settings.export()
-        dbt_vars = {"as_of": resolve_as_of(config.as_of)}
+        as_of = resolve_as_of(config.as_of)
+        # Read by the macro run_as_of (dbt/macros/as_of.sql): as `--vars` it would change on every
+        # run and cost dbt a full re-parse of the project each time.
+        os.environ["COACHWH_AS_OF"] = as_of
         # Unit tests prove the SQL, not the data: the test suite runs them (tests/dbt builds the
         # project with them, on DuckDB and Spark); in every production run they re-proved unchanged code.
-        args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)]
+        args = ["build", "--exclude-resource-type", "unit_test"]
         if config.full_refresh:
             args.append("--full-refresh")
         if not context.selected_asset_keys:
             # Checks only (the scheduled checks job): dbt runs tests and changes no data, so no record.
             yield from dbt.cli(args, context=context).stream()
             return
-        audit = BuildAudit.start(settings, context, dbt_vars["as_of"], config.full_refresh)
+        audit = BuildAudit.start(settings, context, as_of, config.full_refresh)
         counts = {"models_built": 0, "checks_passed": 0, "checks_failed": 0}
         # Held back until dbt exits: their row counts can only be read once it has released the lock.
         events: list[object] = []
         try:
-            for event in dbt.cli(args, context=context).stream():
+            invocation = dbt.cli(args, context=context)
+            for event in invocation.stream():
                 if isinstance(event, (dg.Output, dg.AssetMaterialization, dg.MaterializeResult)):
                     counts["models_built"] += 1
                 elif isinstance(event, dg.AssetCheckResult):
@@ -177,6 +199,7 @@ def _build_dbt_assets() -> dg.AssetsDefinition:
             yield from events  # what dbt did build still shows as built
             raise
         audit.finish(settings, counts, "finished")
+        _keep_parse_state(invocation.target_path)
         yield from _summarized(context, settings, events)
 
     return coachwh_dbt_models

@@ -39,7 +39,7 @@ pending_adjustments as (
 
 {#- `as_of` is an ISO-8601 UTC timestamp (Dagster normalizes it): its first 7 characters are
     its UTC month. -#}
-{%- set as_of_month = var('as_of', run_started_at.isoformat())[:7] ~ '-01' -%}
+{%- set as_of_month = coachwh.run_as_of()[:7] ~ '-01' -%}
 
 bounds as (
 

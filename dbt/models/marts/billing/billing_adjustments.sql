@@ -37,7 +37,7 @@ pending as (
     select
         adjustment_id, user_id, usage_log_id, original_month, applied_month, reason,
         delta_billable_seconds, delta_usage_charges_usd,
-        cast('{{ var('as_of', run_started_at.isoformat()) }}' as {{ coachwh.type_timestamptz() }}) as created_at,
+        cast('{{ coachwh.run_as_of() }}' as {{ coachwh.type_timestamptz() }}) as created_at,
         false as is_final
     from pending_adjustments
     where applied_month not in (select billing_month from closed_months)
