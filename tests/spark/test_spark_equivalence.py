@@ -4,16 +4,17 @@ One landing zone (a small simulator dataset plus the hard cases of hard_cases.py
 life of a warehouse twice, once per engine, each in its own COACHWH_HOME:
 
 1. first delivery (files dated before 2026-10-05) ingested; the seeds and models the close reads,
-   as of 2026-10-05;
+   and the usage-log snapshot's first versions, as of 2026-10-05;
 2. the close of September as of 2026-10-05 (billing/close.py: figures from the engine that built
    the marts, ledger in DuckDB, published to the lake for Spark);
 3. second delivery (late events of closed September among them) ingested; `dbt build` of every
-   model, snapshot (DuckDB; see docs for Spark), seed, unit test and data test, as of 2026-11-02.
+   model, snapshot, seed, unit test and data test, as of 2026-11-02.
 
 Spark reads the raw and billing tables as the Parquet the ingestion and the close publish. dbt runs
 in this process on both engines (Spark through pyspark's session), DuckDB under a UTC-03:00 zone
 and Spark under a +08:00 session zone, so that nothing depends on a session's time zone.
-Then usage_logs, usage_analytics, billing_statements and billing_adjustments must be equal: same
+Then usage_logs, usage_analytics, billing_statements, billing_adjustments (and usage_log_revisions,
+from the snapshot) must be equal: same
 columns, same types (DuckDB's contract types as Spark spells them), same rows, money to the last
 decimal (compared as text: 0.000033 is not 0.0000330).
 """
@@ -55,6 +56,9 @@ MARTS = {
     "usage_analytics": {"computed_at"},
     "billing_statements": {"closed_at"},
     "billing_adjustments": set(),
+    # From the snapshot (macros/spark_snapshot.sql on Parquet): versions are timestamped with the
+    # log's computed_at, and revision_id hashes that time.
+    "usage_log_revisions": {"revision_id", "revised_at"},
 }
 # DuckDB's type names (the contracts) as Spark spells them.
 SPARK_TYPES = {"VARCHAR": "string", "TIMESTAMP WITH TIME ZONE": "timestamp", "INTEGER": "int", "BIGINT": "bigint",
@@ -96,8 +100,11 @@ def _build_engine(engine: str, base: Path, generated: Path, timings: dict[str, f
     deliver(generated, settings.landing_dir, before=SECOND_DELIVERY_FROM)
     with connection(settings) as conn:
         ingest_landing(settings, conn)
-    _dbt(work, engine, "build", "--select", "+billing_statements", "+billing_adjustments",
-         "--resource-type", "seed", "--resource-type", "model", "--vars", json.dumps({"as_of": FIRST_AS_OF}))
+    # The snapshot too: the second build then records the late failure's reclassification of hc_a1
+    # as a new version (the swap-table snapshot on Spark's Parquet, macros/spark_snapshot.sql).
+    _dbt(work, engine, "build", "--select", "+billing_statements", "+billing_adjustments", "+usage_logs_snapshot",
+         "--resource-type", "seed", "--resource-type", "model", "--resource-type", "snapshot",
+         "--vars", json.dumps({"as_of": FIRST_AS_OF}))
     with connection(settings) as conn:
         closed = close_through(conn, SEPTEMBER, datetime.fromisoformat(FIRST_AS_OF), settings.grace_days, "test")
     assert [c.billing_month for c in closed if c.newly_closed] == [SEPTEMBER]

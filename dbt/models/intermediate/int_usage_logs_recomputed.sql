@@ -1,8 +1,6 @@
 {{
     config(
-        materialized='view',
-        enabled=(target.type != 'spark'
-                 or env_var('COACHWH_SPARK_FILE_FORMAT', 'parquet') in ['delta', 'iceberg', 'hudi'])
+        materialized='view'
     )
 }}
 
