@@ -7,10 +7,10 @@ jobs in-process: there is one code path.
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from dagster_project.config import Settings
 from dagster_project.dbt_project import dbt_executable, get_dbt_project
+from dagster_project.dbt_resource import CoachwhDbtCliResource
 from dagster_project.defs import jobs
 from dagster_project.defs.audit import checks as audit_checks
 from dagster_project.defs.billing import assets as billing_assets
@@ -58,7 +58,7 @@ defs = dg.Definitions(
     sensors=[landing_sensor_for(jobs.build_job)],
     resources={
         "warehouse": WarehouseResource(),
-        "dbt": DbtCliResource(project_dir=get_dbt_project(), dbt_executable=dbt_executable()),
+        "dbt": CoachwhDbtCliResource(project_dir=get_dbt_project(), dbt_executable=dbt_executable()),
     },
     # One writer per DuckDB file: steps of a run execute one after another in one process.
     executor=dg.in_process_executor,

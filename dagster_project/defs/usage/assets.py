@@ -11,6 +11,7 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from dagster_project import quality
 from dagster_project.asof import resolve_as_of
 from dagster_project.audit.trail import record, resolve_actor
 from dagster_project.config import Settings
@@ -178,6 +179,9 @@ def _build_dbt_assets() -> dg.AssetsDefinition:
         args = ["build", "--exclude-resource-type", "unit_test"]
         if config.full_refresh:
             args.append("--full-refresh")
+        # The Great Expectations check runs after the build and spends ~5 s importing GX: import
+        # it now, in a thread, while this process mostly waits for dbt's own process.
+        quality.warm_up()
         if not context.selected_asset_keys:
             # Checks only (the scheduled checks job): dbt runs tests and changes no data, so no record.
             yield from dbt.cli(args, context=context).stream()

@@ -10,30 +10,12 @@
     - usage and provider cost by plan_at_usage (the plan in effect at completion, or at the
       failure for a failed attempt).
   Each money and count column adds up over the plans to the month's figure in
-  billing_analytics_monthly. A view, for the same reason as billing_analytics_monthly.
+  billing_analytics_monthly. A table, like billing_analytics_monthly.
 -#}
 
 with billing_statements as (
 
     select * from {{ ref('billing_statements') }}
-
-),
-
-usage_logs as (
-
-    select * from {{ ref('usage_logs') }}
-
-),
-
-classified_attempts as (
-
-    select * from {{ ref('int_attempt_classification') }}
-
-),
-
-plan_history as (
-
-    select * from {{ ref('int_user_plan_history') }}
 
 ),
 
@@ -45,7 +27,7 @@ plans as (
 
 attempt_costs as (
 
-    {{ coachwh.billing_analytics_attempt_costs('usage_logs', 'classified_attempts', 'plan_history') }}
+    select * from {{ ref('int_billing_attempt_costs') }}
 
 ),
 
@@ -75,14 +57,13 @@ cost_totals as (
     select
         billing_month,
         plan_at_usage as plan,
-        count(distinct case when is_usage_log then user_id end) as active_users,
-        sum(case when is_usage_log then 1 else 0 end) as transcriptions,
-        sum(case when is_billable then 1 else 0 end) as billable_transcriptions,
-        sum(case when transcription_type = 'retry_failed' then 1 else 0 end) as free_retries,
-        sum(case when is_usage_log then 0 else 1 end) as failed_attempts,
+        count(distinct case when usage_logs > 0 then user_id end) as active_users,
+        sum(usage_logs) as transcriptions,
+        sum(billable_transcriptions) as billable_transcriptions,
+        sum(free_retries) as free_retries,
+        sum(failed_attempts) as failed_attempts,
         sum(provider_cost_usd) as provider_cost_usd,
-        sum(case when transcription_type = 'retry_failed' then provider_cost_usd else 0 end)
-            as free_retry_cost_absorbed_usd
+        sum(free_retry_cost_absorbed_usd) as free_retry_cost_absorbed_usd
     from attempt_costs
     group by billing_month, plan_at_usage
 

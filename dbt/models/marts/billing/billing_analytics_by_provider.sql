@@ -6,30 +6,12 @@
   when nothing happened. Everything comes from the usage logs and failed attempts of the month
   (UTC month of completion or failure, today's truth): statements are per user, not per
   provider, so usage_charges_usd here is the sum of the logs' cost_usd, not of statements
-  (definitions in _billing_analytics__models.yml). A view, like billing_analytics_monthly.
+  (definitions in _billing_analytics__models.yml). A table, like billing_analytics_monthly.
 -#}
 
 with billing_statements as (
 
     select * from {{ ref('billing_statements') }}
-
-),
-
-usage_logs as (
-
-    select * from {{ ref('usage_logs') }}
-
-),
-
-classified_attempts as (
-
-    select * from {{ ref('int_attempt_classification') }}
-
-),
-
-plan_history as (
-
-    select * from {{ ref('int_user_plan_history') }}
 
 ),
 
@@ -41,7 +23,7 @@ stt_rates as (
 
 attempt_costs as (
 
-    {{ coachwh.billing_analytics_attempt_costs('usage_logs', 'classified_attempts', 'plan_history') }}
+    select * from {{ ref('int_billing_attempt_costs') }}
 
 ),
 
@@ -56,16 +38,15 @@ cost_totals as (
     select
         billing_month,
         stt_provider,
-        sum(case when is_usage_log then 1 else 0 end) as transcriptions,
-        sum(case when is_billable then 1 else 0 end) as billable_transcriptions,
-        sum(case when transcription_type = 'retry_failed' then 1 else 0 end) as free_retries,
-        sum(case when is_usage_log then 0 else 1 end) as failed_attempts,
+        sum(usage_logs) as transcriptions,
+        sum(billable_transcriptions) as billable_transcriptions,
+        sum(free_retries) as free_retries,
+        sum(failed_attempts) as failed_attempts,
         sum(duration_seconds) as total_seconds,
         sum(billable_seconds) as billable_seconds,
         sum(cost_usd) as usage_charges_usd,
         sum(provider_cost_usd) as provider_cost_usd,
-        sum(case when transcription_type = 'retry_failed' then provider_cost_usd else 0 end)
-            as free_retry_cost_absorbed_usd
+        sum(free_retry_cost_absorbed_usd) as free_retry_cost_absorbed_usd
     from attempt_costs
     group by billing_month, stt_provider
 

@@ -8,25 +8,13 @@
   Revenue comes from marts.billing_statements (closed months as frozen, open months as of the
   latest build, adjustments in the month they are booked into); usage and provider cost come
   from the permanent usage logs and failed attempts, in the UTC month of their completion or
-  failure (today's truth). A view, like billing_statements, so that a close is reflected the
-  moment it commits and the figures never lag the statements they are derived from.
+  failure (today's truth), summed once per user, provider and plan in int_billing_attempt_costs.
+  A table, rebuilt by every build (a close shows here from the next build on).
 -#}
 
 with billing_statements as (
 
     select * from {{ ref('billing_statements') }}
-
-),
-
-usage_logs as (
-
-    select * from {{ ref('usage_logs') }}
-
-),
-
-classified_attempts as (
-
-    select * from {{ ref('int_attempt_classification') }}
 
 ),
 
@@ -38,7 +26,7 @@ plan_history as (
 
 attempt_costs as (
 
-    {{ coachwh.billing_analytics_attempt_costs('usage_logs', 'classified_attempts', 'plan_history') }}
+    select * from {{ ref('int_billing_attempt_costs') }}
 
 ),
 
@@ -67,15 +55,14 @@ cost_totals as (
 
     select
         billing_month,
-        sum(case when is_usage_log then 1 else 0 end) as transcriptions,
-        sum(case when is_billable then 1 else 0 end) as billable_transcriptions,
-        sum(case when transcription_type = 'retry_failed' then 1 else 0 end) as free_retries,
-        sum(case when is_usage_log then 0 else 1 end) as failed_attempts,
-        count(distinct case when is_usage_log then user_id end) as active_users,
+        sum(usage_logs) as transcriptions,
+        sum(billable_transcriptions) as billable_transcriptions,
+        sum(free_retries) as free_retries,
+        sum(failed_attempts) as failed_attempts,
+        count(distinct case when usage_logs > 0 then user_id end) as active_users,
         sum(provider_cost_usd) as provider_cost_usd,
-        sum(case when is_usage_log then 0 else provider_cost_usd end) as failed_attempt_cost_usd,
-        sum(case when transcription_type = 'retry_failed' then provider_cost_usd else 0 end)
-            as free_retry_cost_absorbed_usd
+        sum(failed_attempt_cost_usd) as failed_attempt_cost_usd,
+        sum(free_retry_cost_absorbed_usd) as free_retry_cost_absorbed_usd
     from attempt_costs
     group by billing_month
 
