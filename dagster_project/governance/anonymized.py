@@ -3,8 +3,9 @@
 Spec §4.3. Every id becomes its HMAC-SHA256 pseudonym (`pseudonyms.pseudonym`) under the secret from
 COACHWH_PSEUDONYM_KEY. The key never enters the warehouse: the map `governance.pseudonyms` is
 filled by set-based SQL with the key's HMAC pads bound as parameters, and the views only join that
-map, so no view text holds a key. The map is incremental (only ids not mapped yet are hashed) and
-rebuilt whole when the key's fingerprint changes.
+map, so no view text holds a key. The map is incremental (only ids not mapped yet are hashed; in a
+mart stamped with `computed_at`, only the ids of rows computed since the last refresh are even
+read) and rebuilt whole when the key's fingerprint changes.
 
 Row-level views keep every column of their mart except PII (contract fields classified pii or
 sensitive) and the columns in `OMITTED_COLUMNS`; an id-like column (`id`, `*_id`, `*_key`, `*_sk`)
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 SCHEMA = "anonymized"
 MARTS_SCHEMA = "marts"
+# The column that stamps each mart row with the build that computed it (marts.usage_logs).
+WATERMARK_COLUMN = "computed_at"
 
 # The marts with a row-level view of the same name in `anonymized`; missing ones are skipped
 # (the dimensions arrive later than the usage marts).
@@ -271,14 +274,30 @@ def _reset_map_if_key_changed(conn: duckdb.DuckDBPyConnection, fingerprint: str)
 
 
 def _map_new_ids(
-    conn: duckdb.DuckDBPyConnection, kind: str, sources: list[tuple[str, str]], key: bytes, fingerprint: str
+    conn: duckdb.DuckDBPyConnection,
+    kind: str,
+    sources: list[tuple[str, str]],
+    key: bytes,
+    fingerprint: str,
+    read_since: Mapping[str, object] | None = None,
 ) -> int:
-    """Insert the pseudonyms of this kind's ids not mapped yet: one set-based statement."""
-    union = "\n    union all\n    ".join(
-        f"select cast({_quote(column)} as varchar) as id_value from {MARTS_SCHEMA}.{_quote(mart)} "
-        f"where {_quote(column)} is not null"
-        for mart, column in sources
-    )
+    """Insert the pseudonyms of this kind's ids not mapped yet: one set-based statement.
+
+    `read_since` maps a mart stamped with computed_at to the watermark of the last refresh: its
+    older rows were mapped then, so only rows computed after it are read.
+    """
+    read_since = read_since or {}
+    params: dict[str, object] = {}
+    selects = []
+    for mart, column in sources:
+        select = (f"select cast({_quote(column)} as varchar) as id_value from {MARTS_SCHEMA}.{_quote(mart)} "
+                  f"where {_quote(column)} is not null")
+        if mart in read_since:
+            name = f"since_{len(params)}"
+            params[name] = read_since[mart]
+            select += f" and {WATERMARK_COLUMN} > ${name}"
+        selects.append(select)
+    union = "\n    union all\n    ".join(selects)
     opad, ipad = hmac_pads(key)
     sql = f"""
         insert into governance.pseudonyms (id_kind, id_value, pseudonym, key_fingerprint)
@@ -293,8 +312,26 @@ def _map_new_ids(
             where mapped.id_kind = $kind and mapped.id_value = ids.id_value
         )
     """
-    result = conn.execute(sql, {"kind": kind, "fingerprint": fingerprint, "opad": opad, "ipad": ipad}).fetchall()
+    result = conn.execute(
+        sql, {"kind": kind, "fingerprint": fingerprint, "opad": opad, "ipad": ipad, **params}
+    ).fetchall()
     return int(result[0][0]) if result else 0
+
+
+def _watermarks(conn: duckdb.DuckDBPyConnection, fingerprint: str) -> dict[str, object]:
+    """Per stamped mart, the computed_at through which the map (under this key) has read it."""
+    rows = conn.execute(
+        "select mart, computed_through from governance.pseudonym_watermarks where key_fingerprint = ?", [fingerprint]
+    ).fetchall()
+    return dict(rows)
+
+
+def _save_watermarks(conn: duckdb.DuckDBPyConnection, through: Mapping[str, object], fingerprint: str) -> None:
+    conn.execute("delete from governance.pseudonym_watermarks")
+    for mart, computed_through in through.items():
+        if computed_through is not None:
+            conn.execute("insert into governance.pseudonym_watermarks values (?, ?, ?)",
+                         [mart, computed_through, fingerprint])
 
 
 def _comment(conn: duckdb.DuckDBPyConnection, view: str, text: str) -> None:
@@ -326,10 +363,18 @@ def build_anonymized(
     with transaction(conn):
         conn.execute(f"create schema if not exists {SCHEMA}")
         rebuilt = _reset_map_if_key_changed(conn, fingerprint)
+        # Read in this transaction before mapping, so every row computed up to it is mapped below.
+        stamped = [plan.mart for plan in plans if WATERMARK_COLUMN in columns[plan.mart]]
+        through = {
+            mart: conn.execute(f"select max({WATERMARK_COLUMN}) from {MARTS_SCHEMA}.{_quote(mart)}").fetchall()[0][0]
+            for mart in stamped
+        }
+        read_since = {} if rebuilt else _watermarks(conn, fingerprint)
         added = {
-            kind: _map_new_ids(conn, kind, sources, key, fingerprint)
+            kind: _map_new_ids(conn, kind, sources, key, fingerprint, read_since)
             for kind, sources in sorted(_id_sources(plans).items())
         }
+        _save_watermarks(conn, through, fingerprint)
         views: list[str] = []
         for plan in plans:
             conn.execute(view_sql(plan))

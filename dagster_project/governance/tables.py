@@ -72,6 +72,13 @@ GOVERNANCE_DDL = (
         pseudonym VARCHAR NOT NULL,
         key_fingerprint VARCHAR NOT NULL
     )""",
+    # How far the map has read each mart stamped with computed_at, under which key: a refresh
+    # hashes only the ids of rows computed since (at 10M events, usage_logs' ids took ~4 s).
+    """create table if not exists governance.pseudonym_watermarks (
+        mart VARCHAR NOT NULL,
+        computed_through TIMESTAMPTZ NOT NULL,
+        key_fingerprint VARCHAR NOT NULL
+    )""",
 )
 
 

@@ -147,6 +147,30 @@ def test_only_ids_not_mapped_yet_are_added(keyed, conn):
                                              "user": 1}
 
 
+def test_a_refresh_reads_only_the_usage_logs_computed_since_the_last_one(keyed, conn, monkeypatch):
+    conn.execute("alter table marts.usage_logs add column computed_at timestamptz")
+    conn.execute("update marts.usage_logs set computed_at = timestamptz '2026-02-01 00:00:00+00'")
+    build_anonymized(keyed, conn)
+    # An older log's attempt loses its pseudonym behind the map's back: a refresh that re-read old
+    # logs would add it again; one that reads only newer logs does not.
+    conn.execute("delete from governance.pseudonyms where id_kind = 'attempt' and id_value = 'att_0001a'")
+    conn.execute("""insert into marts.usage_logs values ('ulog_new', 'att_new', 'ses_new', 'usr_0001', 'cli_0001',
+        'google', 'en-US', 'original', true, null, 60, 0.006, 'pro', '2026-01-12 10:00:00+00', '2026-01-01', 2, 1,
+        timestamptz '2026-02-02 00:00:00+00')""")
+
+    report = build_anonymized(keyed, conn)
+
+    assert (report.pseudonyms_added["attempt"], report.pseudonyms_added["session"],
+            report.pseudonyms_added["usage_log"]) == (1, 1, 1)
+    assert conn.execute("select mart, computed_through from governance.pseudonym_watermarks").fetchall()[0][0] == (
+        "usage_logs")
+    # Under a new key the map is rebuilt from every row, old logs included.
+    monkeypatch.setenv("COACHWH_PSEUDONYM_KEY", OTHER_KEY)
+    rebuilt = build_anonymized(Settings.from_env(), conn)
+    assert rebuilt.map_rebuilt
+    assert rebuilt.pseudonyms_added["attempt"] == len(USERS) * 2 + 1
+
+
 def test_a_different_key_gives_different_pseudonyms_and_rebuilds_the_map(keyed, conn, monkeypatch):
     build_anonymized(keyed, conn)
     first = {r["user_id"] for r in _rows(conn, "anonymized.dim_users")}
