@@ -8,7 +8,8 @@ Order matters, because a request must never be reported completed while PII surv
 3. delete the subject's access/portability packages under COACHWH_HOME/exports/;
 4. delete the subject's vault rows (PII, extra fields, quarantined lines naming it), one vault
    transaction;
-5. rewrite the vault file whole (`compact_vault`): DuckDB keeps deleted rows in free blocks;
+5. rewrite the vault file whole (`compact_vault`): DuckDB keeps deleted rows in free blocks
+   (once for a whole batch of subjects: `erase_subjects`);
 6. check the new file's bytes;
 7. only then, in ONE warehouse transaction: governance.erasures, the caller's status row, and
    the audit record.
@@ -23,7 +24,7 @@ import os
 import shutil
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -72,6 +73,28 @@ class ErasureResult:
 Finalizer = Callable[[duckdb.DuckDBPyConnection, ErasureResult], None]
 
 
+@dataclass
+class ErasureJob:
+    """One subject to erase, and what its first phase found and removed."""
+
+    subject_type: str
+    subject_id: str
+    request_id: str | None = None
+    trigger: str = "request"
+    operation: str = "gdpr_erasure"
+    reason: str | None = None
+    run_id: str | None = None
+    actor: str | None = None
+    # What an earlier, failed attempt already deleted: a retry then still reports the subject as
+    # erased rather than as unknown.
+    rows_erased_before: int = 0
+    finalize: Finalizer | None = None
+    values: list[str] = field(default_factory=list)
+    vault_rows: int = 0
+    quarantine_texts: int = 0
+    exports_deleted: int = 0
+
+
 def erase_subject(
     settings: Settings,
     conn: duckdb.DuckDBPyConnection,
@@ -87,17 +110,59 @@ def erase_subject(
     rows_erased_before: int = 0,
     finalize: Finalizer | None = None,
 ) -> ErasureResult:
-    """Erase the subject's PII everywhere (see the module docstring); raise ErasureFailed on any failure.
+    """Erase the subject's PII everywhere (see the module docstring); raise ErasureFailed on any failure."""
+    job = ErasureJob(subject_type, subject_id, request_id, trigger, operation, reason, run_id, actor,
+                     rows_erased_before, finalize)
+    _remove_subject_data(settings, conn, job)
+    _compact(conn, settings, job.values)
+    return _confirm_and_record(settings, conn, job)
 
-    `rows_erased_before` is what an earlier, failed attempt already deleted: a retry then still
-    reports the subject as erased rather than as unknown.
+
+def erase_subjects(
+    settings: Settings, conn: duckdb.DuckDBPyConnection, jobs: list[ErasureJob]
+) -> list[ErasureResult | ErasureFailed]:
+    """Erase many subjects with one rewrite of the vault file; one outcome per job, in order.
+
+    The steps and guarantees are erase_subject's, with step 5 shared: every subject's data is
+    removed (steps 1-4), the vault file is rewritten once, then each subject's values are looked
+    for in the new file's bytes and only then recorded (steps 6-7). Rewriting the file per subject
+    cost ~0.35 s each (17 s for 48 requests at 10M events). One subject's failure leaves the others
+    going; a failed rewrite fails every subject of the batch, which the next run retries.
     """
-    values: list[str] = []
+    outcomes: list[ErasureResult | ErasureFailed | None] = [None] * len(jobs)
+    removed: list[int] = []
+    for index, job in enumerate(jobs):
+        try:
+            _remove_subject_data(settings, conn, job)
+            removed.append(index)
+        except ErasureFailed as exc:
+            outcomes[index] = exc
+    if removed:
+        try:
+            _compact(conn, settings, [value for index in removed for value in jobs[index].values])
+        except ErasureFailed as exc:
+            for index in removed:
+                outcomes[index] = exc
+            removed = []
+    for index in removed:
+        try:
+            outcomes[index] = _confirm_and_record(settings, conn, jobs[index])
+        except ErasureFailed as exc:
+            outcomes[index] = exc
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _failed(step: str, exc: Exception, values: list[str]) -> ErasureFailed:
+    return ErasureFailed(f"{step} failed: {scrub(_first_line(exc), values)}")
+
+
+def _remove_subject_data(settings: Settings, conn: duckdb.DuckDBPyConnection, job: ErasureJob) -> None:
+    """Steps 1-4: read the values, refuse while a landing file holds one, delete exports and vault rows."""
     step = "reading the subject's vault rows"
     try:
-        values = subject_values(conn, subject_type, subject_id)
+        job.values = subject_values(conn, job.subject_type, job.subject_id)
         step = "scanning landing files"
-        holding = landing_files_holding(settings, conn, values)
+        holding = landing_files_holding(settings, conn, job.values)
         if holding:
             raise ErasureFailed(
                 f"{len(holding)} landing file(s) of PII streams still hold the subject's personal data "
@@ -105,30 +170,48 @@ def erase_subject(
                 f"ingestion before the erasure can complete"
             )
         step = "deleting earlier export packages"
-        exports_deleted = delete_subject_exports(settings, conn, subject_type, subject_id)
+        job.exports_deleted = delete_subject_exports(settings, conn, job.subject_type, job.subject_id)
         step = "deleting vault rows"
-        vault_rows, quarantine_texts = _delete_vault_rows(conn, subject_type, subject_id, values)
-        step = "compacting the vault file"
+        job.vault_rows, job.quarantine_texts = _delete_vault_rows(conn, job.subject_type, job.subject_id, job.values)
+    except ErasureFailed:
+        raise
+    except Exception as exc:
+        raise _failed(step, exc, job.values) from exc
+
+
+def _compact(conn: duckdb.DuckDBPyConnection, settings: Settings, values: list[str]) -> None:
+    """Step 5: rewrite the vault file (an error message never holds one of `values`)."""
+    try:
         compact_vault(conn, settings)
-        step = "verifying the vault file"
-        verify_vault_file(conn, settings, values)
+    except ErasureFailed:
+        raise
+    except Exception as exc:
+        raise _failed("compacting the vault file", exc, values) from exc
+
+
+def _confirm_and_record(settings: Settings, conn: duckdb.DuckDBPyConnection, job: ErasureJob) -> ErasureResult:
+    """Steps 6-7: check the rewritten file's bytes for the subject's values, then record the erasure."""
+    step = "verifying the vault file"
+    try:
+        verify_vault_file(conn, settings, job.values)
         step = "recording the erasure"
-        known = vault_rows or quarantine_texts or exports_deleted or rows_erased_before
+        known = job.vault_rows or job.quarantine_texts or job.exports_deleted or job.rows_erased_before
         result = ErasureResult(
-            subject_type=subject_type,
-            subject_id=subject_id,
-            outcome="erased" if known or _has_raw_rows(conn, subject_type, subject_id) else "no_data_held",
-            vault_rows_deleted=vault_rows + rows_erased_before,
-            quarantine_texts_deleted=quarantine_texts,
-            exports_deleted=exports_deleted,
+            subject_type=job.subject_type,
+            subject_id=job.subject_id,
+            outcome="erased" if known or _has_raw_rows(conn, job.subject_type, job.subject_id) else "no_data_held",
+            vault_rows_deleted=job.vault_rows + job.rows_erased_before,
+            quarantine_texts_deleted=job.quarantine_texts,
+            exports_deleted=job.exports_deleted,
             erased_at=datetime.now(UTC),
         )
-        _record(settings, conn, result, request_id, trigger, operation, reason, run_id, actor, finalize)
+        _record(settings, conn, result, job.request_id, job.trigger, job.operation, job.reason, job.run_id,
+                job.actor, job.finalize)
         return result
     except ErasureFailed:
         raise
     except Exception as exc:
-        raise ErasureFailed(f"{step} failed: {scrub(_first_line(exc), values)}") from exc
+        raise _failed(step, exc, job.values) from exc
 
 
 def erase_stream_pii(

@@ -18,7 +18,7 @@ import duckdb
 from dagster_project.audit.trail import record
 from dagster_project.config import Settings
 from dagster_project.errors import CoachwhError
-from dagster_project.governance.erasure import ErasureFailed, ErasureResult, erase_subject
+from dagster_project.governance.erasure import ErasureFailed, ErasureJob, ErasureResult, erase_subjects
 from dagster_project.governance.exports import write_package
 from dagster_project.governance.pseudonyms import load_key, pseudonym
 from dagster_project.governance.requests import GdprRequest, pending_requests
@@ -140,35 +140,40 @@ def _vault_rows_now(conn: duckdb.DuckDBPyConnection, request: GdprRequest) -> in
 def process_erasures(
     settings: Settings, conn: duckdb.DuckDBPyConnection, run_id: str | None = None, actor: str | None = None
 ) -> ProcessingReport:
-    """Erase the subject of every pending erasure request (see governance/erasure.py)."""
+    """Erase the subject of every pending erasure request, with one vault rewrite (governance/erasure.py)."""
     ensure_schema(conn)
     report = ProcessingReport()
-    for request in pending_requests(conn, ("erasure",)):
-        before = _rows_erased_before(conn, request.request_id)
-        rows_at_start = _vault_rows_now(conn, request)
+    requests = pending_requests(conn, ("erasure",))
+    jobs: list[ErasureJob] = []
+    rows_at_start: list[int] = []
+    for request in requests:
 
         def finalize(c: duckdb.DuckDBPyConnection, result: ErasureResult, request: GdprRequest = request) -> None:
             _upsert_status(c, request, "completed", outcome=result.outcome, vault_rows_erased=result.vault_rows_deleted)
 
-        try:
-            result = erase_subject(
-                settings, conn, request.subject_type, request.subject_id, request_id=request.request_id,
-                trigger="request", operation=ERASURE_OPERATION, reason=_reason(request), run_id=run_id, actor=actor,
-                rows_erased_before=before, finalize=finalize,
-            )
+        jobs.append(ErasureJob(
+            request.subject_type, request.subject_id, request_id=request.request_id, trigger="request",
+            operation=ERASURE_OPERATION, reason=_reason(request), run_id=run_id, actor=actor,
+            rows_erased_before=_rows_erased_before(conn, request.request_id), finalize=finalize,
+        ))
+        rows_at_start.append(_vault_rows_now(conn, request))
+    outcomes = erase_subjects(settings, conn, jobs) if jobs else []
+    for request, job, at_start, outcome in zip(requests, jobs, rows_at_start, outcomes, strict=True):
+        if isinstance(outcome, ErasureResult):
             report.results.append(RequestResult(request.request_id, "erasure", request.subject_type, "completed",
-                                                result.outcome))
-        except Exception as exc:  # one request's failure must not stop the others
-            error = _short(exc)
-            log.warning("erasure request %s failed: %s", request.request_id, error)
-            # Rows this attempt already deleted count toward the request (a retry finds none left).
-            try:
-                erased = before + max(0, rows_at_start - _vault_rows_now(conn, request))
-            except duckdb.Error:  # the vault could not be reattached: count what is known
-                erased = before
-            _record_failure(settings, conn, request, ERASURE_OPERATION, error, run_id, actor, erased)
-            report.results.append(RequestResult(request.request_id, "erasure", request.subject_type, "failed", None,
-                                                error))
+                                                outcome.outcome))
+            continue
+        # One request's failure does not stop the others.
+        error = _short(outcome)
+        log.warning("erasure request %s failed: %s", request.request_id, error)
+        # Rows this attempt already deleted count toward the request (a retry finds none left).
+        try:
+            erased = job.rows_erased_before + max(0, at_start - _vault_rows_now(conn, request))
+        except duckdb.Error:  # the vault could not be reattached: count what is known
+            erased = job.rows_erased_before
+        _record_failure(settings, conn, request, ERASURE_OPERATION, error, run_id, actor, erased)
+        report.results.append(RequestResult(request.request_id, "erasure", request.subject_type, "failed", None,
+                                            error))
     return report
 
 

@@ -351,6 +351,30 @@ def test_an_erasure_failing_midway_is_left_failed_with_its_reason_and_the_next_r
     assert outcomes == [("failed", None), (None, "erased")]
 
 
+def test_pending_erasures_are_completed_with_one_rewrite_of_the_vault_file(settings, conn, home, monkeypatch):
+    _load_subjects(settings, conn)
+    rewrites = []
+    rewrite = erasure.compact_vault
+
+    def counted(*args, **kwargs):
+        rewrites.append(args)
+        return rewrite(*args, **kwargs)
+
+    monkeypatch.setattr(erasure, "compact_vault", counted)
+    user_request = file_request(settings, "erasure", "user", USER, "asked by the data subject", "dpo")
+    client_request = file_request(settings, "erasure", "client", CLIENT, "asked by the client", "dpo")
+    ingest_landing(settings, conn)
+
+    report = process_erasures(settings, conn, run_id="run-1")
+
+    assert sorted((r.request_id, r.status, r.outcome) for r in report.results) == sorted(
+        [(user_request, "completed", "erased"), (client_request, "completed", "erased")]
+    )
+    assert len(rewrites) == 1
+    assert _files_holding(home, USER_PII + CLIENT_PII) == {}
+    assert _vault_rows(conn, "user", USER) == _vault_rows(conn, "client", CLIENT) == 0
+
+
 def test_landing_files_still_holding_a_value_are_found_in_every_format(settings, conn):
     ensure_schema(conn)
     write_jsonl(settings.landing_dir, "users", "plain.jsonl", [{"name": "Zoë Quenby-Ünique"}])
