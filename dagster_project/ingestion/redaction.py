@@ -99,7 +99,8 @@ def _redact_jsonl(path: Path, contract: Contract, gzipped: bool) -> tuple[bytes,
     text = data.decode("utf-8", errors="replace")
     redacted, count = redact_jsonl_text(text, contract)
     payload = redacted.encode("utf-8")
-    return (gzip.compress(payload, mtime=0) if gzipped else payload), count
+    # Level 6 (gzip's own default) rather than Python's 9: half the time, 4% larger files.
+    return (gzip.compress(payload, compresslevel=6, mtime=0) if gzipped else payload), count
 
 
 def _redact_parquet(path: Path, contract: Contract, target: Path) -> int:
