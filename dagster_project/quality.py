@@ -11,8 +11,11 @@ import os
 import sys
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas costs ~1 s to import: only the check that validates needs it
+    import pandas as pd
+
 
 TRANSCRIPTION_TYPES = ["original", "retry_failed", "retry_success"]
 BILLING_REASONS = ["original_transcription", "failure_retry_no_charge", "retranscription_service"]
