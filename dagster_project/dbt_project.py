@@ -103,3 +103,26 @@ def get_dbt_project():
     )
     project.prepare_if_dev()
     return project
+
+
+KEPT_INVOCATION_FOLDERS = 20
+
+
+def prune_invocation_folders(current: Path, keep: int = KEPT_INVOCATION_FOLDERS) -> int:
+    """Delete all but the newest `keep` target folders of an asset's dbt invocations; return how many.
+
+    Why: dagster-dbt gives every invocation its own folder under dbt/target (`<op>-<run>-<uuid>`:
+    dbt.log, manifest, parse state, compiled SQL; ~15 MB at 10M events), so a daily schedule would
+    grow dbt/target without bound. `current` (the invocation that just ran) is always kept.
+    """
+    prefix = current.name.split("-", 1)[0]
+    older = sorted(
+        (p for p in current.parent.glob(f"{prefix}-*") if p.is_dir() and p != current),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    stale = older[max(keep - 1, 0):]
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return len(stale)
+

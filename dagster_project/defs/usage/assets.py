@@ -15,7 +15,7 @@ from dagster_project import quality
 from dagster_project.asof import resolve_as_of
 from dagster_project.audit.trail import record, resolve_actor
 from dagster_project.config import Settings
-from dagster_project.dbt_project import MANIFEST_PATH, get_dbt_project
+from dagster_project.dbt_project import MANIFEST_PATH, get_dbt_project, prune_invocation_folders
 from dagster_project.defs.usage.summary import enrich
 from dagster_project.errors import CoachwhError
 from dagster_project.warehouse import connection, table_exists, transaction
@@ -184,7 +184,9 @@ def _build_dbt_assets() -> dg.AssetsDefinition:
         quality.warm_up()
         if not context.selected_asset_keys:
             # Checks only (the scheduled checks job): dbt runs tests and changes no data, so no record.
-            yield from dbt.cli(args, context=context).stream()
+            checks_only = dbt.cli(args, context=context)
+            yield from checks_only.stream()
+            prune_invocation_folders(checks_only.target_path)
             return
         audit = BuildAudit.start(settings, context, as_of, config.full_refresh)
         counts = {"models_built": 0, "checks_passed": 0, "checks_failed": 0}
@@ -204,6 +206,7 @@ def _build_dbt_assets() -> dg.AssetsDefinition:
             raise
         audit.finish(settings, counts, "finished")
         _keep_parse_state(invocation.target_path)
+        prune_invocation_folders(invocation.target_path)
         yield from _summarized(context, settings, events)
 
     return coachwh_dbt_models
