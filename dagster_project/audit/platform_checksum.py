@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 # Which audit-event field feeds each key of the hashed object. The platform hashes `user_id` and
@@ -46,6 +47,25 @@ def platform_audit_checksum(event: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def checksum_matches(event: dict[str, Any], checksum: str | None) -> tuple[bool, str]:
+    """Whether `checksum` is the platform's checksum of `event`; and the checksum recomputed.
+
+    Tries orjson first (about 4x faster on a million events): with sorted keys it writes the same
+    compact UTF-8 text as `platform_audit_checksum` for the usual event. Where the two can differ
+    (float spellings such as 1e-05, integers beyond 64 bits, NaN), orjson's digest does not match
+    and the event is judged again by the reference function, so every verdict is the reference's.
+    """
+    obj = {key: event.get(source) for key, source in CHECKSUM_SOURCE_FIELDS.items()}
+    try:
+        fast = hashlib.sha256(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    except (orjson.JSONEncodeError, TypeError):
+        fast = None
+    if fast is not None and fast == checksum:
+        return True, fast
+    reference = platform_audit_checksum(event)
+    return reference == checksum, reference
+
+
 PLATFORM_CHECKS_DDL = """create table if not exists audit.platform_event_checks (
     event_id VARCHAR NOT NULL,
     batch_id BIGINT NOT NULL,
@@ -56,8 +76,14 @@ PLATFORM_CHECKS_DDL = """create table if not exists audit.platform_event_checks 
 
 
 def _as_object(value: Any) -> Any:
-    # JSON columns come back as text: the platform hashed the parsed objects.
-    return json.loads(value) if isinstance(value, str) else value
+    # JSON columns come back as text: the platform hashed the parsed objects. orjson parses the
+    # usual value; json the rest (orjson refuses integers beyond 64 bits and lone surrogates).
+    if not isinstance(value, str):
+        return value
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return json.loads(value)
 
 
 def verify_unchecked(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
@@ -82,8 +108,8 @@ def verify_unchecked(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
         event = dict(zip(names, row, strict=True))
         event["old_values"] = _as_object(event["old_values"])
         event["new_values"] = _as_object(event["new_values"])
-        recomputed = platform_audit_checksum(event)
-        verdicts.append((event["event_id"], event["batch_id"], recomputed == event["checksum"], recomputed))
+        valid, recomputed = checksum_matches(event, event["checksum"])
+        verdicts.append((event["event_id"], event["batch_id"], valid, recomputed))
     if verdicts:
         # One set-based insert: executemany inserts row by row, minutes for a million events.
         frame = pa.table({

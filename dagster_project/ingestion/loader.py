@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import duckdb
@@ -23,7 +24,13 @@ from dagster_project.config import Settings
 from dagster_project.contracts import Contract, load_contracts
 from dagster_project.ingestion.discovery import PendingFile, list_landing_files, pending_files
 from dagster_project.ingestion.readers import FileRejected, parquet_columns, read_jsonl_lines
-from dagster_project.ingestion.redaction import RedactionResult, redact_loaded_files
+from dagster_project.ingestion.redaction import (
+    PreparedRedactions,
+    RedactionResult,
+    discard_prepared,
+    redact_loaded_files,
+    start_redactions,
+)
 from dagster_project.ingestion.validation import (
     jsonl_projection,
     lit,
@@ -104,15 +111,65 @@ def ingest_landing(
     by_stream: dict[str, list[PendingFile]] = {}
     for item in pending:
         by_stream.setdefault(item.file.stream, []).append(item)
-    for stream, items in by_stream.items():
-        contract = contracts.get(stream)
-        for batch in _batches(items, batch_rows):
-            _load_batch(conn, stream, contract, batch, report, before_commit, run_id, actor)
-    # After every commit: loaded files of PII streams keep no PII (their values are in the vault).
-    report.redacted = redact_loaded_files(settings, conn, run_id=run_id, actor=actor)
+    # Streams that carry PII first: their redaction (below) then overlaps the larger streams' load.
+    order = sorted(by_stream, key=lambda s: (not (s in contracts and carries_pii(contracts[s])), s))
+    work = [(stream, contracts.get(stream), batch) for stream in order for batch in _batches(by_stream[stream], batch_rows)]
+    prepared: PreparedRedactions = {}
+    # Read-ahead: the next batch's JSON-lines files are read, decompressed and split into lines in
+    # a thread while DuckDB validates and commits this one (zlib, Polars and DuckDB all release the
+    # GIL, so the two overlap on the second core instead of taking turns). Likewise, once a PII
+    # stream is committed, its files' redacted versions are written in a second thread.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="coachwh-read-ahead") as reader, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="coachwh-redact") as redactor:
+        ahead: Future[JsonlBatch] | None = None
+        try:
+            for index, (stream, contract, batch) in enumerate(work):
+                lines = ahead.result() if ahead is not None else read_jsonl_batch(batch, contract)
+                ahead = None
+                if index + 1 < len(work):
+                    _, next_contract, next_batch = work[index + 1]
+                    ahead = reader.submit(read_jsonl_batch, next_batch, next_contract)
+                _load_batch(conn, stream, contract, batch, report, before_commit, run_id, actor, lines)
+                if index + 1 == len(work) or work[index + 1][0] != stream:
+                    prepared.update(start_redactions(settings, conn, stream, redactor))
+            # After every commit: loaded files of PII streams keep no PII (their values are in the vault).
+            report.redacted = redact_loaded_files(settings, conn, run_id=run_id, actor=actor, prepared=prepared)
+        except BaseException:
+            discard_prepared(prepared)  # a failed run leaves no half-made redacted copies behind
+            raise
     # Spark targets read the raw tables as Parquet: publish the new batches (lake.py; off on DuckDB).
     lake.sync_if_enabled(conn, settings)
     return report
+
+
+@dataclass
+class JsonlBatch:
+    """The JSON-lines files of one batch, read: their lines, their non-UTF-8 lines, and unreadable files."""
+
+    frames: list[pl.DataFrame] = field(default_factory=list)
+    bad_lines: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+    rejected: dict[int, str] = field(default_factory=dict)
+
+
+def read_jsonl_batch(files: list[PendingFile], contract: Contract | None) -> JsonlBatch:
+    """Read every JSON-lines file of a batch (by its index in `files`). Touches no DuckDB connection,
+    so it can run in a thread beside the loading of the previous batch."""
+    out = JsonlBatch()
+    if contract is None:
+        return out  # a stream with no contract is rejected whole, unread
+    for idx, item in enumerate(files):
+        fmt = item.file.file_format
+        if fmt not in ("jsonl", "jsonl.gz"):
+            continue
+        try:
+            frame, bad_lines = read_jsonl_lines(item.file.path, fmt == "jsonl.gz", idx)
+        except FileRejected as exc:
+            out.rejected[idx] = str(exc)
+            continue
+        out.frames.append(frame)
+        if bad_lines:
+            out.bad_lines[idx] = bad_lines
+    return out
 
 
 def _batches(items: list[PendingFile], batch_rows: int) -> list[list[PendingFile]]:
@@ -133,19 +190,21 @@ def _batches(items: list[PendingFile], batch_rows: int) -> list[list[PendingFile
     return batches
 
 
-def _stage(conn: duckdb.DuckDBPyConnection, contract: Contract, files: list[PendingFile]) -> dict[int, str]:
+def _stage(
+    conn: duckdb.DuckDBPyConnection, contract: Contract, files: list[PendingFile], lines: JsonlBatch
+) -> dict[int, str]:
     """Fill temp table _stage with every record of the batch; return file_idx -> reject reason.
 
-    All JSON-lines files of the batch are validated in one query, and Parquet files in one query
-    per distinct schema: one large query keeps both cores busy where a query per file would not.
+    All JSON-lines files of the batch (read beforehand, see `read_jsonl_batch`) are validated in
+    one query, and Parquet files in one query per distinct schema: one large query keeps both
+    cores busy where a query per file would not.
     """
-    rejected: dict[int, str] = {}
+    rejected: dict[int, str] = dict(lines.rejected)
     empty = pl.DataFrame(
         {"file_idx": pl.Series([], dtype=pl.Int32), "line_number": pl.Series([], dtype=pl.Int64),
          "raw_text": pl.Series([], dtype=pl.String)}
     )
     _insert_lines(conn, contract, empty, create=True)
-    frames: list[pl.DataFrame] = []
     parquet_groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
     for idx, item in enumerate(files):
         fmt = item.file.file_format
@@ -155,18 +214,16 @@ def _stage(conn: duckdb.DuckDBPyConnection, contract: Contract, files: list[Pend
             if fmt == "parquet":
                 columns = parquet_columns(conn, item.file.path)
                 parquet_groups.setdefault(tuple(columns.items()), []).append(idx)
-            else:
-                frame, bad_lines = read_jsonl_lines(item.file.path, fmt == "jsonl.gz", idx)
-                frames.append(frame)
-                for number, text in bad_lines:
-                    conn.execute(
-                        "insert into _stage (file_idx, line_number, raw_text, reason) values (?, ?, ?, 'invalid_utf8')",
-                        [idx, number, text],
-                    )
         except FileRejected as exc:
             rejected[idx] = str(exc)
-    if frames:
-        _insert_lines(conn, contract, pl.concat(frames, rechunk=False), create=False)
+    for idx, bad_lines in lines.bad_lines.items():
+        for number, text in bad_lines:
+            conn.execute(
+                "insert into _stage (file_idx, line_number, raw_text, reason) values (?, ?, ?, 'invalid_utf8')",
+                [idx, number, text],
+            )
+    if lines.frames:
+        _insert_lines(conn, contract, pl.concat(lines.frames, rechunk=False), create=False)
     for schema, indexes in parquet_groups.items():
         try:
             _insert_parquet(conn, contract, files, indexes, dict(schema))
@@ -235,11 +292,12 @@ def _load_batch(
     before_commit: BeforeCommitHook | None,
     run_id: str | None = None,
     actor: str | None = None,
+    lines: JsonlBatch | None = None,
 ) -> None:
     if contract is None:
         rejected = {i: f"unknown_stream:no data contract for '{stream}'" for i in range(len(files))}
     else:
-        rejected = _stage(conn, contract, files)
+        rejected = _stage(conn, contract, files, lines if lines is not None else read_jsonl_batch(files, contract))
     _register_files(conn, files, rejected)
     batch_id = conn.execute("select nextval('raw.batch_id_seq')").fetchall()[0][0]
     version = contract.version if contract else "none"

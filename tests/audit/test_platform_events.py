@@ -45,3 +45,19 @@ def test_the_check_passes_when_every_checksum_matches(settings, conn):
     conn.close()
     result = _check(settings)
     assert result.passed and result.metadata["events_checked"].value == 2
+
+
+def test_the_fast_checksum_path_gives_the_reference_verdict_on_awkward_values():
+    from dagster_project.audit.platform_checksum import checksum_matches
+
+    awkward = [
+        _event("ae1"),
+        _event("ae2", old_values={"ratio": 1e-05, "big": 10**30, "z": {"b": 1, "a": [0.1, -0.0]}}),
+        _event("ae3", new_values={"nan": float("nan"), "text": "line\nbreak \u2028 \x01 \"q\" é 😀"}),
+        _event("ae4", description=None, old_values=None, new_values=[]),
+    ]
+    for event in awkward:
+        assert checksum_matches(event, event["checksum"]) == (True, event["checksum"])
+        edited = {**event, "operation": "tampered"}
+        valid, recomputed = checksum_matches(edited, event["checksum"])
+        assert not valid and recomputed == platform_audit_checksum(edited)

@@ -101,3 +101,72 @@ def test_loading_a_file_writes_its_ingest_and_quarantine_audit_records(settings,
         ("redact_landing_file", "clients/c1.jsonl", None, None, "run-1", "tester"),
     ]
     assert verify(conn).ok
+
+
+def test_a_failed_run_leaves_no_half_made_redacted_copies_in_the_landing_zone(settings, conn):
+    # clients (a PII stream) loads first and its redaction starts in the background; the later
+    # transcription_events batch then fails before its commit.
+    write_jsonl(settings.landing_dir, "clients", "c1.jsonl", [_client("ch1")])
+    write_jsonl(settings.landing_dir, "transcription_events", "e1.jsonl", [
+        {"event_id": "e1", "event_type": "transcription_started", "occurred_at": "2026-09-01T00:00:00Z",
+         "attempt_id": "a1", "session_id": "s1", "user_id": "usr_9", "stt_provider": "google"}])
+    batches: list[int] = []
+
+    def crash_on_second_batch(batch_id: int) -> None:
+        batches.append(batch_id)
+        if len(batches) == 2:
+            raise RuntimeError("simulated crash")
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        ingest_landing(settings, conn, before_commit=crash_on_second_batch)
+    leftovers = sorted(p.name for p in settings.landing_dir.rglob(".*"))
+    assert leftovers == []
+    report = ingest_landing(settings, conn)
+    assert [r.file_path for r in report.redacted] == ["clients/c1.jsonl"]
+
+
+def test_a_redaction_prepared_before_the_file_was_touched_is_made_again_from_the_file(settings, conn):
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dagster_project.ingestion.redaction import redact_loaded_files, start_redactions
+
+    path = write_jsonl(settings.landing_dir, "clients", "c1.jsonl", [_client("ch1")])
+    # Load without redacting, as if the run stopped right after the commit.
+    from dagster_project.ingestion import loader
+
+    original = loader.redact_loaded_files
+    loader.redact_loaded_files = lambda *a, **k: []
+    try:
+        ingest_landing(settings, conn)
+    finally:
+        loader.redact_loaded_files = original
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        prepared = start_redactions(settings, conn, "clients", pool)
+        [future] = prepared.values()
+        stale = future.result()
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # same content, new identity
+        results = redact_loaded_files(settings, conn, prepared=prepared)
+    assert [r.values_redacted for r in results] == [2]
+    assert not stale.temp.exists() and PII_EMAIL not in path.read_text(encoding="utf-8")
+    recorded = conn.execute("select size_bytes, mtime_ns from raw.redacted_files").fetchall()
+    assert recorded == [(path.stat().st_size, path.stat().st_mtime_ns)]
+
+
+def test_lines_only_the_reference_parser_reads_are_redacted_not_marked_unparseable(settings):
+    from dagster_project.contracts import load_contracts
+    from dagster_project.ingestion.redaction import UNPARSEABLE_LINE, redact_jsonl_text
+
+    contract = load_contracts()["clients"]
+    # orjson refuses integers beyond 64 bits and NaN; json reads both.
+    big = '{"change_id": "ch1", "email": "' + PII_EMAIL + '", "n": 123456789012345678901234567890}'
+    nan = '{"change_id": "ch2", "email": "' + PII_EMAIL + '", "x": NaN}'
+    text, count = redact_jsonl_text(big + "\n" + nan + "\nnot json\n", contract)
+    lines = text.split("\n")
+    assert count == 5 and PII_EMAIL not in text
+    import json
+
+    assert json.loads(lines[0]) == {"change_id": "ch1", "email": "[redacted]", "n": "[redacted]"}
+    assert json.loads(lines[1]) == {"change_id": "ch2", "email": "[redacted]", "x": "[redacted]"}
+    assert lines[2] == UNPARSEABLE_LINE
