@@ -3,8 +3,9 @@
 Before it starts `dbt build`, dagster-dbt's `DbtCliResource.cli()`:
 - runs `dbt --version` in a subprocess to learn the dbt version (~2.7 s here: a whole dbt start-up);
 - loads the dbt adapter inside the Dagster process (~1.4 s), which it needs only for
-  `fetch_row_counts()` and column metadata. coachwh counts rows itself once dbt has exited
-  (defs/usage/summary.py), because DuckDB's single writer forbids reading while dbt runs.
+  `fetch_row_counts()` and column metadata. In coachwh, dbt logs each node's row count itself
+  (dbt/macros/row_counts.sql, read in defs/usage/summary.py): DuckDB's single writer forbids
+  reading from another connection while dbt runs.
 
 Both are skipped when the dbt executable is the one installed beside this Python, whose version is
 the installed dbt-core package's. With any other dbt (on PATH), dagster-dbt's own behaviour stays.

@@ -3,7 +3,7 @@
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,13 @@ from dagster_project.asof import resolve_as_of
 from dagster_project.audit.trail import record, resolve_actor
 from dagster_project.config import Settings
 from dagster_project.dbt_project import MANIFEST_PATH, get_dbt_project, prune_invocation_folders
-from dagster_project.defs.usage.summary import enrich
+from dagster_project.defs.usage.summary import (
+    asset_of,
+    held_assets,
+    logged_row_count,
+    with_headline,
+    with_row_count,
+)
 from dagster_project.errors import CoachwhError
 from dagster_project.warehouse import connection, table_exists, transaction
 
@@ -137,14 +143,47 @@ def record_restatements(conn: duckdb.DuckDBPyConnection, run_id: str | None, act
     return len(rows)
 
 
-def _summarized(context: dg.AssetExecutionContext, settings: Settings, events: list[object]) -> list[object]:
-    """The build's events with row counts and the headline table; unchanged if the file is busy."""
+def _with_headline(context: dg.AssetExecutionContext, settings: Settings, events: list[object],
+                   manifest: Mapping[str, Any]) -> list[object]:
+    """The held-back events with the headline table; unchanged if the file is busy."""
+    if not events:
+        return events
     try:
         with connection(settings, read_only=True) as conn:
-            return enrich(events, conn, get_dbt_project().manifest_path)
+            return with_headline(events, conn, manifest)
     except (duckdb.Error, CoachwhError) as exc:
-        context.log.warning("row counts left out of this run's metadata: %s", exc)
+        context.log.warning("headline left out of this run's metadata: %s", exc)
         return events
+
+
+def _stream_build(invocation: Any, context: dg.AssetExecutionContext, counts: dict[str, int],
+                  held: list[object]) -> Iterator[object]:
+    """The build's Dagster events as dbt reports them, each materialization with its row count.
+
+    Yielding as dbt goes lets Dagster record each event while dbt works (about 800 events, ~8 ms
+    each) instead of all of them after it. Events of the headline marts (and of what is built from
+    them) go to `held`.
+    """
+    rows: dict[str, int] = {}
+    held_keys = held_assets(invocation.manifest)
+    for raw in invocation.stream_raw_events():
+        logged = logged_row_count(raw.raw_event)
+        if logged is not None:
+            rows[logged[0]] = logged[1]
+            continue
+        for event in raw.to_default_asset_events(
+            manifest=invocation.manifest, dagster_dbt_translator=invocation.dagster_dbt_translator,
+            context=context, target_path=invocation.target_path, project=invocation.project,
+        ):
+            if isinstance(event, (dg.Output, dg.AssetMaterialization, dg.MaterializeResult)):
+                counts["models_built"] += 1
+            elif isinstance(event, dg.AssetCheckResult):
+                counts["checks_passed" if event.passed else "checks_failed"] += 1
+            event = with_row_count(event, rows)
+            if asset_of(event, invocation.manifest) in held_keys:
+                held.append(event)
+            else:
+                yield event
 
 
 def _keep_parse_state(invocation_target: Path) -> None:
@@ -190,24 +229,22 @@ def _build_dbt_assets() -> dg.AssetsDefinition:
             return
         audit = BuildAudit.start(settings, context, as_of, config.full_refresh)
         counts = {"models_built": 0, "checks_passed": 0, "checks_failed": 0}
-        # Held back until dbt exits: their row counts can only be read once it has released the lock.
-        events: list[object] = []
+        # The headline marts' events wait until dbt exits: their headline can only be read then.
+        held: list[object] = []
         try:
             invocation = dbt.cli(args, context=context)
-            for event in invocation.stream():
-                if isinstance(event, (dg.Output, dg.AssetMaterialization, dg.MaterializeResult)):
-                    counts["models_built"] += 1
-                elif isinstance(event, dg.AssetCheckResult):
-                    counts["checks_passed" if event.passed else "checks_failed"] += 1
-                events.append(event)
+            yield from _stream_build(invocation, context, counts, held)
+        except GeneratorExit:
+            audit.finish(settings, counts, "failed: GeneratorExit")
+            raise
         except BaseException as exc:
             audit.finish(settings, counts, f"failed: {type(exc).__name__}")
-            yield from events  # what dbt did build still shows as built
+            yield from held  # what dbt did build still shows as built
             raise
         audit.finish(settings, counts, "finished")
         _keep_parse_state(invocation.target_path)
         prune_invocation_folders(invocation.target_path)
-        yield from _summarized(context, settings, events)
+        yield from _with_headline(context, settings, held, invocation.manifest)
 
     return coachwh_dbt_models
 

@@ -1,54 +1,87 @@
 """What a dbt build leaves in the Dagster UI: row counts, a headline table, and figures it plots.
 
 dagster-dbt's own `fetch_row_counts()` queries each table while `dbt build` is still running, which
-DuckDB's single writer forbids (the dbt process holds the lock). So the build's events are held
-back until dbt has exited, then enriched from one read-only connection and yielded in order.
+DuckDB's single writer forbids (the dbt process holds the lock). So dbt counts the rows itself: a
+post-hook on every node (dbt/macros/row_counts.sql) logs "coachwh_row_count <n>", and the build's
+events are yielded as dbt reports them, each materialization with its count. Only the two marts
+that carry the headline table (and their checks) wait for dbt to exit, to be read then.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
 
-# Materializations whose rows are stored. Views are counted only in `marts` (the public API, whose
-# views are small per-month aggregates): counting a staging view would recompute it over raw rows.
-_STORED = {"table", "incremental", "snapshot", "seed"}
-_COUNTED_VIEW_SCHEMAS = {"marts"}
+ROW_COUNT_LOG = "coachwh_row_count "
 HEADLINE_MONTHS = 6
+# The marts whose materializations carry the headline table, read once dbt has exited.
+HEADLINE_ASSETS = (dg.AssetKey(["marts", "usage_analytics"]), dg.AssetKey(["marts", "billing_statements"]))
 
 
-def stored_relations(manifest_path: Path) -> dict[str, tuple[str, str]]:
-    """unique_id -> (schema, table) of every dbt node whose rows are worth counting after a build."""
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    relations: dict[str, tuple[str, str]] = {}
-    for unique_id, node in manifest.get("nodes", {}).items():
-        materialized = (node.get("config") or {}).get("materialized")
-        counted = materialized in _STORED or (materialized == "view" and node["schema"] in _COUNTED_VIEW_SCHEMAS)
-        if node.get("resource_type") in {"model", "snapshot", "seed"} and counted:
-            relations[unique_id] = (node["schema"], node.get("alias") or node["name"])
-    return relations
+def logged_row_count(raw_event: Mapping[str, Any]) -> tuple[str, int] | None:
+    """(unique_id, rows) when a dbt log event is a row count logged by macros/row_counts.sql."""
+    info = raw_event.get("info") or {}
+    message = info.get("msg") or ""
+    if info.get("name") != "JinjaLogInfo" or not message.startswith(ROW_COUNT_LOG):
+        return None
+    unique_id = ((raw_event.get("data") or {}).get("node_info") or {}).get("unique_id")
+    try:
+        return (unique_id, int(message[len(ROW_COUNT_LOG):])) if unique_id else None
+    except ValueError:
+        return None
 
 
-def row_counts(conn: duckdb.DuckDBPyConnection, relations: Mapping[str, tuple[str, str]]) -> dict[str, int]:
-    """Rows of each relation that exists, in one query (a relation dbt failed to build is skipped)."""
-    existing = {
-        (schema, name)
-        for schema, name in conn.execute(
-            "select table_schema, table_name from information_schema.tables where table_catalog = current_database()"
-        ).fetchall()
-    }
-    present = {uid: rel for uid, rel in relations.items() if rel in existing}
-    if not present:
-        return {}
-    union = " union all ".join(
-        f"select '{uid}' as unique_id, count(*) as n from \"{schema}\".\"{name}\"" for uid, (schema, name) in present.items()
-    )
-    return {uid: int(n) for uid, n in conn.execute(union).fetchall()}
+def _unique_id(event: object) -> str | None:
+    if isinstance(event, (dg.Output, dg.AssetMaterialization)):
+        raw = (event.metadata or {}).get("unique_id")
+        return getattr(raw, "value", raw)
+    return None
+
+
+def with_row_count(event: object, counts: Mapping[str, int]) -> object:
+    """A model's materialization with its row count (the standard key: the UI shows and plots it)."""
+    uid = _unique_id(event)
+    if uid is None or uid not in counts:
+        return event
+    assert isinstance(event, (dg.Output, dg.AssetMaterialization))
+    return event.with_metadata({**event.metadata, "dagster/row_count": dg.MetadataValue.int(counts[uid])})
+
+
+def asset_of(event: object, manifest: Mapping[str, Any]) -> dg.AssetKey | None:
+    """The asset a build event is about: a checked asset, or a node's [schema, name] (as the translator keys models)."""
+    if isinstance(event, dg.AssetCheckResult):
+        return event.asset_key
+    uid = _unique_id(event)
+    node = (manifest.get("nodes") or {}).get(uid) if uid else None
+    if node is None:
+        return None
+    return dg.AssetKey([node["schema"], node["name"]])
+
+
+def held_assets(manifest: Mapping[str, Any]) -> frozenset[dg.AssetKey]:
+    """The headline marts and every node built from them: Dagster wants a multi-asset's outputs in
+    dependency order, so what depends on a held-back mart is held back with it."""
+    nodes = manifest.get("nodes") or {}
+    children = manifest.get("child_map") or {}
+
+    def key(uid: str) -> dg.AssetKey:
+        return dg.AssetKey([nodes[uid]["schema"], nodes[uid]["name"]])
+
+    pending = [uid for uid, node in nodes.items()
+               if node.get("resource_type") in {"model", "snapshot", "seed"} and key(uid) in HEADLINE_ASSETS]
+    held: set[str] = set()
+    while pending:
+        uid = pending.pop()
+        if uid in held:
+            continue
+        held.add(uid)
+        pending.extend(c for c in children.get(uid, []) if (nodes.get(c) or {}).get("resource_type")
+                       in {"model", "snapshot", "seed"})
+    return frozenset(key(uid) for uid in held)
 
 
 def headline_markdown(conn: duckdb.DuckDBPyConnection) -> tuple[str, Decimal]:
@@ -81,41 +114,24 @@ def headline_markdown(conn: duckdb.DuckDBPyConnection) -> tuple[str, Decimal]:
     return "\n".join(lines), Decimal(total)
 
 
-def _metadata_for(uid: str, counts: Mapping[str, int], extra: Mapping[str, Mapping[str, dg.MetadataValue]]):
-    metadata: dict[str, dg.MetadataValue] = {}
-    if uid in counts:
-        # The standard key: the UI shows it on the asset and plots it over time.
-        metadata["dagster/row_count"] = dg.MetadataValue.int(counts[uid])
-    metadata.update(extra.get(uid, {}))
-    return metadata
-
-
-def enrich(events: Iterable[object], conn: duckdb.DuckDBPyConnection, manifest_path: Path) -> list[object]:
-    """The build's events, materializations carrying row counts; the headline on the two marts."""
+def with_headline(events: Iterable[object], conn: duckdb.DuckDBPyConnection,
+                  manifest: Mapping[str, Any]) -> list[object]:
+    """The held-back events of the headline marts, their materializations carrying the headline."""
     events = list(events)
-    relations = stored_relations(manifest_path)
-    counts = row_counts(conn, relations)
-    extra: dict[str, dict[str, dg.MetadataValue]] = {}
-    analytics_uid = next((u for u, rel in relations.items() if rel == ("marts", "usage_analytics")), None)
-    statements_uid = next((u for u, rel in relations.items() if rel == ("marts", "billing_statements")), None)
-    if analytics_uid in counts and statements_uid in counts:
-        table, revenue = headline_markdown(conn)
-        extra[analytics_uid] = {"headline": dg.MetadataValue.md(table)}
-        extra[statements_uid] = {
+    table, revenue = headline_markdown(conn)
+    extra: dict[dg.AssetKey, dict[str, dg.MetadataValue]] = {
+        HEADLINE_ASSETS[0]: {"headline": dg.MetadataValue.md(table)},
+        HEADLINE_ASSETS[1]: {
             "headline": dg.MetadataValue.md(table),
             # Plotted by the UI, which needs a number; the exact DECIMAL is beside it as text.
             "revenue_usd": dg.MetadataValue.float(float(revenue)),
             "revenue_usd_exact": dg.MetadataValue.text(str(revenue)),
-        }
-    enriched: list[object] = []
+        },
+    }
+    out: list[object] = []
     for event in events:
-        uid = None
-        if isinstance(event, (dg.Output, dg.AssetMaterialization)):
-            raw = (event.metadata or {}).get("unique_id")
-            uid = getattr(raw, "value", raw)
-        if uid is not None:
-            added = _metadata_for(uid, counts, extra)
-            if added:
-                event = event.with_metadata({**event.metadata, **added})
-        enriched.append(event)
-    return enriched
+        key = asset_of(event, manifest)
+        if isinstance(event, (dg.Output, dg.AssetMaterialization)) and key in extra:
+            event = event.with_metadata({**event.metadata, **extra[key]})
+        out.append(event)
+    return out
