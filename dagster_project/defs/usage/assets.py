@@ -9,7 +9,13 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliInvocation,
+    DbtCliResource,
+    dbt_assets,
+)
 
 from dagster_project import quality
 from dagster_project.asof import resolve_as_of
@@ -156,7 +162,7 @@ def _with_headline(context: dg.AssetExecutionContext, settings: Settings, events
         return events
 
 
-def _stream_build(invocation: Any, context: dg.AssetExecutionContext, counts: dict[str, int],
+def _stream_build(invocation: DbtCliInvocation, context: dg.AssetExecutionContext, counts: dict[str, int],
                   held: list[object]) -> Iterator[object]:
     """The build's Dagster events as dbt reports them, each materialization with its row count.
 
