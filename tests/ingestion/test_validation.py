@@ -164,3 +164,17 @@ def test_changing_a_contract_changes_validation(settings, conn, tmp_path, monkey
     ingest_landing(settings, conn)
 
     assert conn.execute("select stt_provider from raw.transcription_events").fetchall() == [("azure",)]
+
+
+def test_a_line_that_is_not_utf8_is_quarantined_and_its_neighbours_load(settings, conn):
+    import json
+
+    folder = settings.landing_dir / "transcription_events"
+    folder.mkdir()
+    lines = [json.dumps(event("e1")).encode(), b'{"event_id": "e9", "note": "caf\xe9"}', json.dumps(event("e2")).encode()]
+    (folder / "latin1.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+
+    (result,) = ingest_landing(settings, conn).files
+
+    assert _quarantine(conn) == {2: "invalid_utf8"}
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 2, 1)
