@@ -113,9 +113,10 @@ def erase_subject(
     """Erase the subject's PII everywhere (see the module docstring); raise ErasureFailed on any failure."""
     job = ErasureJob(subject_type, subject_id, request_id, trigger, operation, reason, run_id, actor,
                      rows_erased_before, finalize)
-    _remove_subject_data(settings, conn, job)
-    _compact(conn, settings, job.values)
-    return _confirm_and_record(settings, conn, job)
+    [outcome] = erase_subjects(settings, conn, [job])
+    if isinstance(outcome, ErasureFailed):
+        raise outcome
+    return outcome
 
 
 def erase_subjects(

@@ -129,7 +129,7 @@ def ingest_landing(
                 if index + 1 < len(work):
                     _, next_contract, next_batch = work[index + 1]
                     ahead = reader.submit(read_jsonl_batch, next_batch, next_contract)
-                _load_batch(conn, stream, contract, batch, report, before_commit, run_id, actor, lines)
+                _load_batch(conn, stream, contract, batch, lines, report, before_commit, run_id, actor)
                 if index + 1 == len(work) or work[index + 1][0] != stream:
                     prepared.update(start_redactions(settings, conn, stream, redactor))
             # After every commit: loaded files of PII streams keep no PII (their values are in the vault).
@@ -288,16 +288,16 @@ def _load_batch(
     stream: str,
     contract: Contract | None,
     files: list[PendingFile],
+    lines: JsonlBatch,
     report: IngestionReport,
     before_commit: BeforeCommitHook | None,
     run_id: str | None = None,
     actor: str | None = None,
-    lines: JsonlBatch | None = None,
 ) -> None:
     if contract is None:
         rejected = {i: f"unknown_stream:no data contract for '{stream}'" for i in range(len(files))}
     else:
-        rejected = _stage(conn, contract, files, lines if lines is not None else read_jsonl_batch(files, contract))
+        rejected = _stage(conn, contract, files, lines)
     _register_files(conn, files, rejected)
     batch_id = conn.execute("select nextval('raw.batch_id_seq')").fetchall()[0][0]
     version = contract.version if contract else "none"

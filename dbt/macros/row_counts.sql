@@ -8,8 +8,7 @@
 {% macro log_row_count() %}
     {%- if execute and target.type == 'duckdb' -%}
         {%- set materialized = config.get('materialized') -%}
-        {%- set stored = materialized in ('table', 'incremental', 'snapshot', 'seed')
-                         or model.resource_type in ('seed', 'snapshot') -%}
+        {%- set stored = materialized in ('table', 'incremental') or model.resource_type in ('seed', 'snapshot') -%}
         {%- if stored or (materialized == 'view' and this.schema == 'marts') -%}
             {%- set result = run_query('select count(*) from ' ~ this) -%}
             {{- log('coachwh_row_count ' ~ result.columns[0].values()[0], info=True) -}}

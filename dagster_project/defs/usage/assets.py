@@ -156,7 +156,7 @@ def _with_headline(context: dg.AssetExecutionContext, settings: Settings, events
         return events
     try:
         with connection(settings, read_only=True) as conn:
-            return with_headline(events, conn, manifest)
+            return with_headline(events, conn, manifest, TRANSLATOR.get_asset_key)
     except (duckdb.Error, CoachwhError) as exc:
         context.log.warning("headline left out of this run's metadata: %s", exc)
         return events
@@ -171,7 +171,7 @@ def _stream_build(invocation: DbtCliInvocation, context: dg.AssetExecutionContex
     them) go to `held`.
     """
     rows: dict[str, int] = {}
-    held_keys = held_assets(invocation.manifest)
+    held_keys = held_assets(invocation.manifest, TRANSLATOR.get_asset_key)
     for raw in invocation.stream_raw_events():
         logged = logged_row_count(raw.raw_event)
         if logged is not None:
@@ -186,7 +186,7 @@ def _stream_build(invocation: DbtCliInvocation, context: dg.AssetExecutionContex
             elif isinstance(event, dg.AssetCheckResult):
                 counts["checks_passed" if event.passed else "checks_failed"] += 1
             event = with_row_count(event, rows)
-            if asset_of(event, invocation.manifest) in held_keys:
+            if asset_of(event, invocation.manifest, TRANSLATOR.get_asset_key) in held_keys:
                 held.append(event)
             else:
                 yield event

@@ -9,7 +9,7 @@ that carry the headline table (and their checks) wait for dbt to exit, to be rea
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +20,8 @@ ROW_COUNT_LOG = "coachwh_row_count "
 HEADLINE_MONTHS = 6
 # The marts whose materializations carry the headline table, read once dbt has exited.
 HEADLINE_ASSETS = (dg.AssetKey(["marts", "usage_analytics"]), dg.AssetKey(["marts", "billing_statements"]))
+# A dbt node's asset key: the project's translator decides it (`CoachwhDbtTranslator.get_asset_key`).
+KeyOf = Callable[[Mapping[str, Any]], dg.AssetKey]
 
 
 def logged_row_count(raw_event: Mapping[str, Any]) -> tuple[str, int] | None:
@@ -51,37 +53,29 @@ def with_row_count(event: object, counts: Mapping[str, int]) -> object:
     return event.with_metadata({**event.metadata, "dagster/row_count": dg.MetadataValue.int(counts[uid])})
 
 
-def asset_of(event: object, manifest: Mapping[str, Any]) -> dg.AssetKey | None:
-    """The asset a build event is about: a checked asset, or a node's [schema, name] (as the translator keys models)."""
+def asset_of(event: object, manifest: Mapping[str, Any], key_of: KeyOf) -> dg.AssetKey | None:
+    """The asset a build event is about: a checked asset, or the node a materialization is of."""
     if isinstance(event, dg.AssetCheckResult):
         return event.asset_key
     uid = _unique_id(event)
     node = (manifest.get("nodes") or {}).get(uid) if uid else None
-    if node is None:
-        return None
-    return dg.AssetKey([node["schema"], node["name"]])
+    return key_of(node) if node is not None else None
 
 
-def held_assets(manifest: Mapping[str, Any]) -> frozenset[dg.AssetKey]:
+def held_assets(manifest: Mapping[str, Any], key_of: KeyOf) -> frozenset[dg.AssetKey]:
     """The headline marts and every node built from them: Dagster wants a multi-asset's outputs in
     dependency order, so what depends on a held-back mart is held back with it."""
     nodes = manifest.get("nodes") or {}
     children = manifest.get("child_map") or {}
-
-    def key(uid: str) -> dg.AssetKey:
-        return dg.AssetKey([nodes[uid]["schema"], nodes[uid]["name"]])
-
-    pending = [uid for uid, node in nodes.items()
-               if node.get("resource_type") in {"model", "snapshot", "seed"} and key(uid) in HEADLINE_ASSETS]
+    built = {uid for uid, node in nodes.items() if node.get("resource_type") in {"model", "snapshot", "seed"}}
+    pending = [uid for uid in built if key_of(nodes[uid]) in HEADLINE_ASSETS]
     held: set[str] = set()
     while pending:
         uid = pending.pop()
-        if uid in held:
-            continue
-        held.add(uid)
-        pending.extend(c for c in children.get(uid, []) if (nodes.get(c) or {}).get("resource_type")
-                       in {"model", "snapshot", "seed"})
-    return frozenset(key(uid) for uid in held)
+        if uid not in held:
+            held.add(uid)
+            pending.extend(child for child in children.get(uid, []) if child in built)
+    return frozenset(key_of(nodes[uid]) for uid in held)
 
 
 def headline_markdown(conn: duckdb.DuckDBPyConnection) -> tuple[str, Decimal]:
@@ -115,7 +109,7 @@ def headline_markdown(conn: duckdb.DuckDBPyConnection) -> tuple[str, Decimal]:
 
 
 def with_headline(events: Iterable[object], conn: duckdb.DuckDBPyConnection,
-                  manifest: Mapping[str, Any]) -> list[object]:
+                  manifest: Mapping[str, Any], key_of: KeyOf) -> list[object]:
     """The held-back events of the headline marts, their materializations carrying the headline."""
     events = list(events)
     table, revenue = headline_markdown(conn)
@@ -130,7 +124,7 @@ def with_headline(events: Iterable[object], conn: duckdb.DuckDBPyConnection,
     }
     out: list[object] = []
     for event in events:
-        key = asset_of(event, manifest)
+        key = asset_of(event, manifest, key_of)
         if isinstance(event, (dg.Output, dg.AssetMaterialization)) and key in extra:
             event = event.with_metadata({**event.metadata, **extra[key]})
         out.append(event)
