@@ -173,6 +173,20 @@ def _coachwh_run(env: dict[str, str], timings: Path) -> dict[str, Any]:
     return result
 
 
+def _empty_run(folder: Path) -> dict[str, Any]:
+    """`coachwh run` in a new home on an empty landing directory: what every run pays before its first row.
+
+    Process start, Dagster's run, dbt's start and parse, every dbt node and check on empty tables,
+    and the Python assets: set beside the floor, it shows how much of the ratio no data work can remove.
+    """
+    home, landing = folder / "empty_home", folder / "empty_landing"
+    for path in (home, landing):
+        if path.exists():
+            shutil.rmtree(path)
+    landing.mkdir(parents=True)
+    return _coachwh_run(_run_env(home, landing), folder / "timings_empty.json")
+
+
 def bench_size(n_events: int, workdir: Path) -> dict[str, Any]:
     print(f"== {n_events:,} events", flush=True)
     landing = _dataset(n_events, workdir)
@@ -185,9 +199,13 @@ def bench_size(n_events: int, workdir: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"events": n_events}
     print("  floor (plain DuckDB) ...", flush=True)
     result["floor"] = _floor(landing, env)
+    print("  coachwh run (no landing files: the fixed cost) ...", flush=True)
+    result["empty_run"] = _empty_run(workdir / f"events_{n_events}")
     print("  coachwh run (full) ...", flush=True)
     result["full_run"] = _coachwh_run(env, home.parent / "timings_full.json")
-    result["ratio_to_floor"] = round(result["full_run"]["seconds"] / max(result["floor"]["seconds"], 0.001), 2)
+    floor = max(result["floor"]["seconds"], 0.001)
+    result["ratio_to_floor"] = round(result["full_run"]["seconds"] / floor, 2)
+    result["empty_run_ratio_to_floor"] = round(result["empty_run"]["seconds"] / floor, 2)
     print("  coachwh run (nothing new) ...", flush=True)
     result["noop_run"] = _coachwh_run(env, home.parent / "timings_noop.json")
     result["new_day_events"] = _new_day(landing)
@@ -250,12 +268,13 @@ def ingest_rates(landing: Path, workdir: Path) -> dict[str, Any]:
 
 
 def _report(results: dict[str, Any]) -> None:
-    print("\n| events | floor s | coachwh run s | ratio | ingest s | dbt build s | checks s | peak RSS MB | no-op run s | new-day run s | query ms | close month s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| events | floor s | coachwh run s | ratio | empty run s (ratio) | ingest s | dbt build s | checks s | peak RSS MB | no-op run s | new-day run s | query ms | close month s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results["sizes"]:
         full = r["full_run"]
         stages = full.get("stages", {})
         print(f"| {r['events']:,} | {r['floor']['seconds']} | {full['seconds']} | {r['ratio_to_floor']} | "
+              f"{r['empty_run']['seconds']} ({r['empty_run_ratio_to_floor']}) | "
               f"{stages.get('ingest', '?')} | {stages.get('dbt_build', '?')} | {stages.get('checks', '?')} | "
               f"{full['peak_rss_mb']} | {r['noop_run']['seconds']} | {r['new_day_run']['seconds']} | "
               f"{r['usage_analytics_query']['median_ms']} | {r['close_month']['seconds']} |")

@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -48,7 +49,7 @@ class ExportResult:
     rows: dict[str, int] = field(default_factory=dict)
 
 
-def _query(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> tuple[list[str], Rows]:
+def _query(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any]) -> tuple[list[str], Rows]:
     cursor = conn.execute(sql, params)
     columns = [d[0] for d in cursor.description or []]
     return columns, [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
@@ -107,15 +108,37 @@ def profile_history(conn: duckdb.DuckDBPyConnection, subject_type: str, subject_
     return columns, rows
 
 
-def usage_logs(conn: duckdb.DuckDBPyConnection, subject_type: str, subject_id: str) -> tuple[list[str], Rows]:
-    if not table_exists(conn, "marts", "usage_logs"):
-        return [], []  # first run: the marts are not built yet
-    column = "user_id" if subject_type == "user" else "client_id"
-    return _query(
+def usage_logs_of(
+    conn: duckdb.DuckDBPyConnection, subjects: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[list[str], Rows]]:
+    """marts.usage_logs of each (subject_type, subject_id): a user's by user_id, a client's by client_id.
+
+    One scan for every subject: a query per subject read the whole mart once each (~45 ms at 10M
+    events, for every request of a run).
+    """
+    wanted = set(subjects)
+    if not wanted or not table_exists(conn, "marts", "usage_logs"):
+        return {key: ([], []) for key in wanted}  # first run: the marts are not built yet
+    users = sorted(subject_id for subject_type, subject_id in wanted if subject_type == "user")
+    clients = sorted(subject_id for subject_type, subject_id in wanted if subject_type != "user")
+    columns, rows = _query(
         conn,
-        f"select * from marts.usage_logs where {column} = ? order by transcription_completed_at, usage_log_id",
-        [subject_id],
+        "select * from marts.usage_logs "
+        "where user_id in (select unnest($users)) or client_id in (select unnest($clients)) "
+        "order by transcription_completed_at, usage_log_id",
+        {"users": users, "clients": clients},
     )
+    found: dict[tuple[str, str], tuple[list[str], Rows]] = {key: (columns, []) for key in wanted}
+    client_types = {subject_type for subject_type, _ in wanted if subject_type != "user"}
+    for row in rows:
+        for key in (("user", row["user_id"]), *((t, row["client_id"]) for t in client_types)):
+            if key in found:
+                found[key][1].append(row)
+    return found
+
+
+def usage_logs(conn: duckdb.DuckDBPyConnection, subject_type: str, subject_id: str) -> tuple[list[str], Rows]:
+    return usage_logs_of(conn, [(subject_type, subject_id)])[(subject_type, subject_id)]
 
 
 def statements(conn: duckdb.DuckDBPyConnection, subject_type: str, subject_id: str) -> tuple[list[str], Rows]:
@@ -168,12 +191,20 @@ def _write(folder: Path, name: str, data: bytes, rows: int) -> dict[str, Any]:
     return {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "rows": rows}
 
 
-def write_package(settings: Settings, conn: duckdb.DuckDBPyConnection, request: GdprRequest) -> ExportResult:
-    """Write the subject's package to exports/<request_id>/ (replacing an earlier attempt's)."""
+def write_package(
+    settings: Settings,
+    conn: duckdb.DuckDBPyConnection,
+    request: GdprRequest,
+    usage: tuple[list[str], Rows] | None = None,
+) -> ExportResult:
+    """Write the subject's package to exports/<request_id>/ (replacing an earlier attempt's).
+
+    `usage` is the subject's usage logs when the caller read them already (`usage_logs_of`).
+    """
     parts = {
         "personal_data": personal_data(conn, request.subject_type, request.subject_id),
         "profile": profile_history(conn, request.subject_type, request.subject_id),
-        "usage_logs": usage_logs(conn, request.subject_type, request.subject_id),
+        "usage_logs": usage if usage is not None else usage_logs(conn, request.subject_type, request.subject_id),
         "statements": statements(conn, request.subject_type, request.subject_id),
     }
     rows = {name: len(found) for name, (_, found) in parts.items()}

@@ -19,7 +19,7 @@ from dagster_project.audit.trail import record
 from dagster_project.config import Settings
 from dagster_project.errors import CoachwhError
 from dagster_project.governance.erasure import ErasureFailed, ErasureJob, ErasureResult, erase_subjects
-from dagster_project.governance.exports import write_package
+from dagster_project.governance.exports import usage_logs_of, write_package
 from dagster_project.governance.pseudonyms import load_key, pseudonym
 from dagster_project.governance.requests import GdprRequest, pending_requests
 from dagster_project.warehouse import ensure_schema, transaction
@@ -184,9 +184,16 @@ def process_exports(
     ensure_schema(conn)
     report = ProcessingReport()
     key = load_key(settings)
-    for request in pending_requests(conn, ("access", "portability")):
+    requests = pending_requests(conn, ("access", "portability"))
+    try:
+        usage = usage_logs_of(conn, [(r.subject_type, r.subject_id) for r in requests])
+    except duckdb.Error as exc:
+        # Each request then reads its own, and fails (and is recorded) on its own if it must.
+        log.warning("reading the usage logs of %s export requests at once failed: %s", len(requests), _short(exc))
+        usage = {}
+    for request in requests:
         try:
-            package = write_package(settings, conn, request)
+            package = write_package(settings, conn, request, usage.get((request.subject_type, request.subject_id)))
             export_path = str(package.path) if package.path else None
             with transaction(conn):
                 _upsert_status(conn, request, "completed", outcome=package.outcome, export_path=export_path)

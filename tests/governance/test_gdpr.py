@@ -283,6 +283,28 @@ def test_a_client_package_holds_the_clients_logs_and_no_statements(settings, con
     assert {r["value"] for r in json.loads((folder / "personal_data.json").read_text())} == set(CLIENT_PII)
 
 
+def test_requests_processed_together_each_get_only_their_own_subjects_usage_logs(settings, conn):
+    _load_subjects(settings, conn)
+    _create_marts(conn)
+    conn.execute("insert into marts.usage_logs values ('log3', 'usr_other', null, 0.2, '2026-09-05 09:00:00+00')")
+    ids = {
+        name: file_request(settings, request_type, subject_type, subject_id, "asked by the data subject", "dpo")
+        for name, request_type, subject_type, subject_id in (
+            ("user", "access", "user", USER), ("client", "portability", "client", CLIENT),
+            ("other", "access", "user", "usr_other"),
+        )
+    }
+    ingest_landing(settings, conn)
+
+    process_exports(settings, conn, run_id="run-1")  # one read of marts.usage_logs for all three
+
+    def logs(name: str) -> list[str]:
+        rows = json.loads((settings.exports_dir / ids[name] / "usage_logs.json").read_text(encoding="utf-8"))
+        return [row["usage_log_id"] for row in rows]
+
+    assert (logs("user"), logs("client"), logs("other")) == (["log1"], ["log1"], ["log3", "log2"])
+
+
 def test_an_erasure_after_an_access_request_deletes_that_package(settings, conn, home):
     _load_subjects(settings, conn)
     access_id = _file_and_process(settings, conn, "access", "user", USER)
