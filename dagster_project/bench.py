@@ -32,16 +32,19 @@ CLOSE_MONTH, CLOSE_AS_OF = "2026-09", "2026-10-05T00:00:00Z"
 FLOOR_SQL = Path(__file__).with_name("bench_floor.sql")
 
 
-class PeakRss:
-    """Samples the resident memory of a process and all its children until it ends."""
+class ProcessSampler:
+    """Samples a process tree's resident memory, and the machine's CPU use, until the process ends."""
 
     def __init__(self, pid: int) -> None:
         self.peak = 0
+        # (epoch seconds, percent of all cores busy since the previous sample)
+        self.cpu: list[tuple[float, float]] = []
         self._pid = pid
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        psutil.cpu_percent(None)  # starts the interval the first sample measures
         try:
             root = psutil.Process(self._pid)
             while root.is_running() and root.status() != psutil.STATUS_ZOMBIE:
@@ -51,6 +54,7 @@ class PeakRss:
                         total += proc.memory_info().rss
                 self.peak = max(self.peak, total)
                 time.sleep(0.1)
+                self.cpu.append((time.time(), psutil.cpu_percent(None)))
         except psutil.Error:
             return
 
@@ -58,15 +62,38 @@ class PeakRss:
         self._thread.join(timeout=1)
         return self.peak
 
+    def busy_percent(self, spans: list[tuple[float, float]] | None = None) -> float | None:
+        """Mean CPU use of the samples inside the spans (all samples when None); None without samples."""
+        samples = [v for t, v in self.cpu if spans is None or any(a <= t <= b for a, b in spans)]
+        return round(statistics.fmean(samples), 1) if samples else None
 
-def _timed(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
+
+def cpu_by_stage(sampler: ProcessSampler, step_spans: dict[str, list[float]]) -> dict[str, float | None]:
+    """How busy the machine's cores were over a run and over each of its stages (see RunOutcome.stages)."""
+    stages = {"ingest": ["ingest_landing_files"], "dbt_build": ["coachwh_dbt_models"]}
+    named = {step for steps in stages.values() for step in steps}
+    stages["checks"] = [step for step in step_spans if step not in named]
+    out: dict[str, float | None] = {"run": sampler.busy_percent()}
+    for stage, steps in stages.items():
+        spans = [(step_spans[s][0], step_spans[s][1]) for s in steps if s in step_spans]
+        out[stage] = sampler.busy_percent(spans) if spans else None
+    return out
+
+
+def _timed(cmd: list[str], env: dict[str, str], timings: Path | None = None) -> dict[str, Any]:
     started = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    sampler = PeakRss(proc.pid)
+    sampler = ProcessSampler(proc.pid)
     output, _ = proc.communicate()
     seconds = time.monotonic() - started
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(sampler.stop() / 2**20), "exit_code": proc.returncode,
-            "output_tail": output.strip().splitlines()[-12:]}
+    result = {"seconds": round(seconds, 2), "peak_rss_mb": round(sampler.stop() / 2**20), "exit_code": proc.returncode,
+              "output_tail": output.strip().splitlines()[-12:]}
+    if timings is not None and timings.exists():
+        result.update(json.loads(timings.read_text()))
+        result["cpu_busy_percent"] = cpu_by_stage(sampler, result.get("step_spans", {}))
+    else:
+        result["cpu_busy_percent"] = {"run": sampler.busy_percent()}
+    return result
 
 
 def _dataset(n_events: int, workdir: Path) -> Path:
@@ -166,11 +193,8 @@ def _run_env(home: Path, landing: Path) -> dict[str, str]:
 
 
 def _coachwh_run(env: dict[str, str], timings: Path) -> dict[str, Any]:
-    result = _timed([sys.executable, "-m", "dagster_project.cli", "run", "--as-of", AS_OF,
-                     "--timings-json", str(timings)], env)
-    if timings.exists():
-        result.update(json.loads(timings.read_text()))
-    return result
+    return _timed([sys.executable, "-m", "dagster_project.cli", "run", "--as-of", AS_OF,
+                   "--timings-json", str(timings)], env, timings)
 
 
 def _empty_run(folder: Path) -> dict[str, Any]:
@@ -246,7 +270,7 @@ def ingest_rates(landing: Path, workdir: Path) -> dict[str, Any]:
     from dagster_project.warehouse import open_connection
 
     rates: dict[str, Any] = {}
-    for fmt, pattern in (("parquet", "*.parquet"), ("jsonl", "*.jsonl")):
+    for fmt, pattern in (("parquet", "*.parquet"), ("jsonl", "*.jsonl"), ("jsonl.gz", "*.jsonl.gz")):
         scratch = workdir / f"ingest_{fmt}"
         if scratch.exists():
             shutil.rmtree(scratch)
@@ -284,6 +308,11 @@ def _report(results: dict[str, Any]) -> None:
               f"verify {r.get('archive_verify', {}).get('seconds', '?')} s; dashboard "
               + (f"{dash['size_mb']} MB, loads in {dash['median_load_seconds']} s" if "median_load_seconds" in dash
                  else f"not measured ({dash.get('skipped', '?')})"))
+    for r in results["sizes"]:
+        for name in ("floor", "empty_run", "full_run", "noop_run", "new_day_run"):
+            busy = r.get(name, {}).get("cpu_busy_percent", {})
+            print(f"{r['events']:,} events, {name}: cores busy " + ", ".join(
+                f"{stage} {value}%" for stage, value in busy.items() if value is not None))
     for fmt, rate in results.get("ingest_rates", {}).items():
         print(f"ingest {fmt}: {rate['records_per_second']:,} records/s ({rate['records']:,} in {rate['seconds']} s)")
 

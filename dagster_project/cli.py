@@ -91,7 +91,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         outcome = _run_and_close(args.as_of or "")
     print(f"warehouse: {settings.duckdb_path}")
     if args.timings_json:
-        Path(args.timings_json).write_text(json.dumps({"stages": outcome.stages(), "steps": outcome.step_seconds}))
+        Path(args.timings_json).write_text(json.dumps(
+            {"stages": outcome.stages(), "steps": outcome.step_seconds, "step_spans": outcome.step_spans}
+        ))
     return outcome.exit_code
 
 

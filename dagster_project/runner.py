@@ -44,6 +44,8 @@ class RunOutcome:
     ingestion: dict[str, Any] = field(default_factory=dict)
     materializations: dict[str, dict[str, Any]] = field(default_factory=dict)
     step_seconds: dict[str, float] = field(default_factory=dict)
+    # (start, end) epoch seconds per step: the benchmark sets them beside its CPU samples.
+    step_spans: dict[str, tuple[float, float]] = field(default_factory=dict)
     log_path: str = ""
 
     @property
@@ -76,8 +78,8 @@ def _first_error_line(result: Any) -> str | None:
     return None
 
 
-def _step_seconds(records: Any) -> dict[str, float]:
-    """Wall-clock seconds of each step, from the run's event log (first to last event)."""
+def _step_spans(records: Any) -> dict[str, tuple[float, float]]:
+    """(start, end) epoch seconds of each step, from the run's event log (first to last event)."""
     from dagster import DagsterEventType
 
     bounds = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
@@ -89,7 +91,7 @@ def _step_seconds(records: Any) -> dict[str, float]:
         span = spans.setdefault(record.step_key, [ts, ts])
         span[0] = min(span[0], ts)
         span[1] = max(span[1], ts)
-    return {key: round(end - start, 3) for key, (start, end) in spans.items()}
+    return {key: (start, end) for key, (start, end) in spans.items()}
 
 
 def run_job(
@@ -130,7 +132,7 @@ def run_job(
             raise_on_error=False,
             partition_key=partition_key,
         )
-        step_seconds = _step_seconds(instance.all_logs(result.run_id))
+        step_spans = _step_spans(instance.all_logs(result.run_id))
     seconds = time.monotonic() - started
     checks = [
         CheckOutcome(
@@ -157,7 +159,8 @@ def run_job(
         checks=checks,
         ingestion=ingestion,
         materializations=materializations,
-        step_seconds=step_seconds,
+        step_seconds={key: round(end - start, 3) for key, (start, end) in step_spans.items()},
+        step_spans=step_spans,
         log_path=str(log_path),
     )
 
