@@ -12,6 +12,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
 
@@ -177,6 +178,20 @@ def process_erasures(
     return report
 
 
+# Export requests whose usage logs are read in one scan of marts.usage_logs: one scan per request
+# costs ~45 ms at 10M events, and all requests at once would hold every package's logs in memory.
+EXPORT_USAGE_CHUNK = 100
+
+
+def _usage_logs_of_chunk(conn: duckdb.DuckDBPyConnection, requests: list[GdprRequest]) -> dict[tuple[str, str], Any]:
+    try:
+        return usage_logs_of(conn, [(r.subject_type, r.subject_id) for r in requests])
+    except duckdb.Error as exc:
+        # Each request then reads its own, and fails (and is recorded) on its own if it must.
+        log.warning("reading the usage logs of %s export requests at once failed: %s", len(requests), _short(exc))
+        return {}
+
+
 def process_exports(
     settings: Settings, conn: duckdb.DuckDBPyConnection, run_id: str | None = None, actor: str | None = None
 ) -> ProcessingReport:
@@ -185,13 +200,10 @@ def process_exports(
     report = ProcessingReport()
     key = load_key(settings)
     requests = pending_requests(conn, ("access", "portability"))
-    try:
-        usage = usage_logs_of(conn, [(r.subject_type, r.subject_id) for r in requests])
-    except duckdb.Error as exc:
-        # Each request then reads its own, and fails (and is recorded) on its own if it must.
-        log.warning("reading the usage logs of %s export requests at once failed: %s", len(requests), _short(exc))
-        usage = {}
-    for request in requests:
+    usage: dict[tuple[str, str], Any] = {}
+    for position, request in enumerate(requests):
+        if position % EXPORT_USAGE_CHUNK == 0:
+            usage = _usage_logs_of_chunk(conn, requests[position:position + EXPORT_USAGE_CHUNK])
         try:
             package = write_package(settings, conn, request, usage.get((request.subject_type, request.subject_id)))
             export_path = str(package.path) if package.path else None

@@ -15,7 +15,7 @@ import pytest
 from dagster_project.config import Settings
 from dagster_project.contracts import load_contracts
 from dagster_project.errors import CoachwhError
-from dagster_project.governance import erasure
+from dagster_project.governance import erasure, processing
 from dagster_project.governance.cli_commands import add_gdpr_commands
 from dagster_project.governance.erasure import landing_files_holding
 from dagster_project.governance.processing import process_erasures, process_exports
@@ -283,7 +283,9 @@ def test_a_client_package_holds_the_clients_logs_and_no_statements(settings, con
     assert {r["value"] for r in json.loads((folder / "personal_data.json").read_text())} == set(CLIENT_PII)
 
 
-def test_requests_processed_together_each_get_only_their_own_subjects_usage_logs(settings, conn):
+@pytest.mark.parametrize("chunk", [100, 2])  # all three read at once, or in two reads
+def test_requests_processed_together_each_get_only_their_own_subjects_usage_logs(settings, conn, monkeypatch, chunk):
+    monkeypatch.setattr(processing, "EXPORT_USAGE_CHUNK", chunk)
     _load_subjects(settings, conn)
     _create_marts(conn)
     conn.execute("insert into marts.usage_logs values ('log3', 'usr_other', null, 0.2, '2026-09-05 09:00:00+00')")
@@ -296,7 +298,7 @@ def test_requests_processed_together_each_get_only_their_own_subjects_usage_logs
     }
     ingest_landing(settings, conn)
 
-    process_exports(settings, conn, run_id="run-1")  # one read of marts.usage_logs for all three
+    process_exports(settings, conn, run_id="run-1")
 
     def logs(name: str) -> list[str]:
         rows = json.loads((settings.exports_dir / ids[name] / "usage_logs.json").read_text(encoding="utf-8"))
