@@ -24,6 +24,7 @@ from typing import Any
 import psutil
 
 from dagster_project.config import PROJECT_ROOT
+from dagster_project.runner import STAGES, stage_of
 
 # Builds run as of the first day of the data's second month, when no month is due for closing;
 # the close of the first month is then timed on its own (as of just past its grace period).
@@ -69,14 +70,12 @@ class ProcessSampler:
 
 
 def cpu_by_stage(sampler: ProcessSampler, step_spans: dict[str, list[float]]) -> dict[str, float | None]:
-    """How busy the machine's cores were over a run and over each of its stages (see RunOutcome.stages)."""
-    stages = {"ingest": ["ingest_landing_files"], "dbt_build": ["coachwh_dbt_models"]}
-    named = {step for steps in stages.values() for step in steps}
-    stages["checks"] = [step for step in step_spans if step not in named]
+    """How busy the machine's cores were over a run and over each of its stages (runner.stage_of)."""
+    spans: dict[str, list[tuple[float, float]]] = {stage: [] for stage in STAGES}
+    for step, (start, end) in step_spans.items():
+        spans[stage_of(step)].append((start, end))
     out: dict[str, float | None] = {"run": sampler.busy_percent()}
-    for stage, steps in stages.items():
-        spans = [(step_spans[s][0], step_spans[s][1]) for s in steps if s in step_spans]
-        out[stage] = sampler.busy_percent(spans) if spans else None
+    out.update({stage: sampler.busy_percent(found) if found else None for stage, found in spans.items()})
     return out
 
 

@@ -12,7 +12,6 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import duckdb
 
@@ -20,7 +19,7 @@ from dagster_project.audit.trail import record
 from dagster_project.config import Settings
 from dagster_project.errors import CoachwhError
 from dagster_project.governance.erasure import ErasureFailed, ErasureJob, ErasureResult, erase_subjects
-from dagster_project.governance.exports import usage_logs_of, write_package
+from dagster_project.governance.exports import SubjectKey, UsagePart, usage_logs_of, write_package
 from dagster_project.governance.pseudonyms import load_key, pseudonym
 from dagster_project.governance.requests import GdprRequest, pending_requests
 from dagster_project.warehouse import ensure_schema, transaction
@@ -183,7 +182,7 @@ def process_erasures(
 EXPORT_USAGE_CHUNK = 100
 
 
-def _usage_logs_of_chunk(conn: duckdb.DuckDBPyConnection, requests: list[GdprRequest]) -> dict[tuple[str, str], Any]:
+def _usage_logs_of_chunk(conn: duckdb.DuckDBPyConnection, requests: list[GdprRequest]) -> dict[SubjectKey, UsagePart]:
     try:
         return usage_logs_of(conn, [(r.subject_type, r.subject_id) for r in requests])
     except duckdb.Error as exc:
@@ -200,7 +199,7 @@ def process_exports(
     report = ProcessingReport()
     key = load_key(settings)
     requests = pending_requests(conn, ("access", "portability"))
-    usage: dict[tuple[str, str], Any] = {}
+    usage: dict[SubjectKey, UsagePart] = {}
     for position, request in enumerate(requests):
         if position % EXPORT_USAGE_CHUNK == 0:
             usage = _usage_logs_of_chunk(conn, requests[position:position + EXPORT_USAGE_CHUNK])
